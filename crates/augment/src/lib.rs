@@ -1,0 +1,1 @@
+//! augment (under construction in this session).

@@ -1,0 +1,1 @@
+//! Test helpers: finite differences, tolerant comparison and proptest strategies.
