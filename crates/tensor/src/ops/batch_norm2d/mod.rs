@@ -1,0 +1,1 @@
+//! batch_norm2d (being written).

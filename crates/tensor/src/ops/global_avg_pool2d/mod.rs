@@ -1,0 +1,1 @@
+//! global_avg_pool2d (being written).

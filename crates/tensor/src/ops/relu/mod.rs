@@ -1,0 +1,1 @@
+//! relu (being written).

@@ -1,0 +1,1 @@
+//! softmax_cross_entropy (being written).
