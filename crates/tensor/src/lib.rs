@@ -13,6 +13,7 @@
 
 mod error;
 pub mod ops;
+mod real;
 pub mod rng;
 mod shape;
 mod tensor;
@@ -20,6 +21,7 @@ mod tensor;
 pub mod testing;
 
 pub use error::TensorError;
+pub use real::Real;
 pub use rng::Rng;
 pub use shape::Shape4;
 pub use tensor::Tensor;
