@@ -1,0 +1,139 @@
+//! conv2d: the fast path equals the reference (forward and all three gradients, tolerance
+//! widened with each reduction length), the reference backward equals finite differences, the
+//! `_into` variants reuse buffers, and bad shapes are errors naming the op.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::testing::{Conv2dCase, central_difference, check_close, conv2d_case, dot, to_f32};
+use crate::{Shape4, Tensor};
+
+/// Stride 2 with padding 1: both index shifts of the formula in play.
+const P: Conv2dParams = Conv2dParams { stride: 2, padding: 1 };
+
+/// The case's x, w, b and r as f32 tensors.
+fn tensors(case: &Conv2dCase) -> (Tensor, Tensor, Tensor, Tensor) {
+    let t = |dims: &[usize], v: &[f64]| Tensor::from_vec(dims, to_f32(v)).expect("case shapes");
+    (
+        t(&case.x_shape.dims(), &case.x),
+        t(&case.w_shape.dims(), &case.w),
+        t(&[case.w_shape.n], &case.b),
+        t(&case.y_shape().dims(), &case.r),
+    )
+}
+
+/// Absolute tolerance for an f32 sum of `terms` products of values in [−1, 1]: each addition
+/// may round by half an ulp of the running sum, so the error grows with the reduction length.
+fn atol(terms: usize) -> f64 {
+    2e-7 * terms as f64 + 1e-6
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn forward_matches_the_reference(case in conv2d_case(3, 5, 17)) {
+        let (x, w, b, _) = tensors(&case);
+        let y = forward(&x, &w, Some(&b), case.p).expect("case is valid");
+        prop_assert_eq!(y.dims(), &case.y_shape().dims());
+        let want = reference::forward(&case.x, case.x_shape, &case.w, case.w_shape, Some(&case.b), case.p);
+        let terms = case.w_shape.c * case.w_shape.h * case.w_shape.w + 1;
+        check_close("y", y.data(), &want, atol(terms), 1e-5)?;
+    }
+
+    #[test]
+    fn backward_matches_the_reference(case in conv2d_case(3, 5, 17)) {
+        let (x, w, _, dy) = tensors(&case);
+        let g = backward(&x, &w, &dy, case.p, InputGrad::Compute).expect("case is valid");
+        let want = reference::backward(&case.x, case.x_shape, &case.w, case.w_shape, &case.r, case.p);
+        let per_weight = case.x_shape.n * case.out_hw.0 * case.out_hw.1;
+        let per_input = case.w_shape.n * case.w_shape.h * case.w_shape.w;
+        check_close("db", g.db.data(), &want.db, atol(per_weight), 1e-5)?;
+        check_close("dw", g.dw.data(), &want.dw, atol(per_weight), 1e-5)?;
+        let dx = g.dx.expect("InputGrad::Compute gives dx");
+        prop_assert_eq!(dx.dims(), &case.x_shape.dims());
+        check_close("dx", dx.data(), &want.dx, atol(per_input), 1e-5)?;
+    }
+
+    #[test]
+    fn backward_is_the_derivative(case in conv2d_case(2, 3, 7)) {
+        let (xs, ws, p) = (case.x_shape, case.w_shape, case.p);
+        let g = reference::backward(&case.x, xs, &case.w, ws, &case.r, p);
+        let b = Some(&case.b[..]);
+        // loss = Σ y·r, so ∂loss/∂y = r: exactly the dy that the reference backward was given.
+        let by_x = |x: &[f64]| dot(&reference::forward(x, xs, &case.w, ws, b, p), &case.r);
+        check_close("dx", &g.dx, &central_difference(by_x, &case.x, 1e-6), 1e-7, 1e-6)?;
+        let by_w = |w: &[f64]| dot(&reference::forward(&case.x, xs, w, ws, b, p), &case.r);
+        check_close("dw", &g.dw, &central_difference(by_w, &case.w, 1e-6), 1e-7, 1e-6)?;
+        let by_b = |b: &[f64]| dot(&reference::forward(&case.x, xs, &case.w, ws, Some(b), p), &case.r);
+        check_close("db", &g.db, &central_difference(by_b, &case.b, 1e-6), 1e-7, 1e-6)?;
+    }
+}
+
+#[test]
+fn skipping_the_input_grad_leaves_dw_and_db_unchanged() {
+    let case =
+        Conv2dCase::new(Shape4::new(2, 3, 6, 5), Shape4::new(4, 3, 3, 3), P, 7).expect("fits");
+    let (x, w, _, dy) = tensors(&case);
+    let all = backward(&x, &w, &dy, case.p, InputGrad::Compute).expect("valid");
+    let some = backward(&x, &w, &dy, case.p, InputGrad::Skip).expect("valid");
+    assert!(some.dx.is_none());
+    assert_eq!(some.dw, all.dw);
+    assert_eq!(some.db, all.db);
+}
+
+#[test]
+fn into_variants_reuse_buffers_and_match() {
+    let case =
+        Conv2dCase::new(Shape4::new(2, 3, 6, 5), Shape4::new(4, 3, 3, 3), P, 7).expect("fits");
+    let (x, w, b, dy) = tensors(&case);
+    let mut y = Tensor::full(&[1000], 7.0);
+    forward_into(&x, &w, Some(&b), case.p, &mut y).expect("valid");
+    assert_eq!(y, forward(&x, &w, Some(&b), case.p).expect("valid"));
+    let mut grads = Conv2dGrads {
+        dx: Some(Tensor::full(&[3], 7.0)),
+        dw: Tensor::full(&[1000], 7.0),
+        db: Tensor::full(&[1], 7.0),
+    };
+    backward_into(&x, &w, &dy, case.p, InputGrad::Compute, &mut grads).expect("valid");
+    assert_eq!(grads, backward(&x, &w, &dy, case.p, InputGrad::Compute).expect("valid"));
+}
+
+#[test]
+fn a_one_by_one_kernel_is_a_channel_mix() {
+    // 1x1, stride 1, no padding: y[n,co,h,w] = b[co] + Σ_ci w[co,ci]·x[n,ci,h,w].
+    let x = Tensor::from_vec(&[1, 2, 1, 2], vec![1.0, 2.0, 10.0, 20.0]).expect("4 values");
+    let w = Tensor::from_vec(&[1, 2, 1, 1], vec![3.0, 0.5]).expect("2 values");
+    let b = Tensor::from_vec(&[1], vec![-1.0]).expect("1 value");
+    let y = forward(&x, &w, Some(&b), Conv2dParams { stride: 1, padding: 0 }).expect("valid");
+    assert_eq!(y.data(), &[3.0 + 5.0 - 1.0, 6.0 + 10.0 - 1.0]);
+}
+
+#[test]
+fn bad_shapes_are_errors_naming_the_op() {
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let x = Tensor::zeros(&[2, 3, 5, 5]);
+    let w = Tensor::zeros(&[4, 3, 3, 3]);
+    let err = forward(&x, &Tensor::zeros(&[4, 2, 3, 3]), None, p).unwrap_err();
+    assert!(err.to_string().starts_with("conv2d::forward: shapes [2, 3, 5, 5] and [4, 2, 3, 3]"));
+    let err = forward(&Tensor::zeros(&[3, 5, 5]), &w, None, p).unwrap_err();
+    assert!(err.to_string().starts_with("conv2d::forward: expected a 4-D tensor"), "{err}");
+    assert!(forward(&x, &w, Some(&Tensor::zeros(&[3])), p).is_err());
+    assert!(forward(&x, &w, None, Conv2dParams { stride: 0, padding: 0 }).is_err());
+    let err = forward(&x, &Tensor::zeros(&[4, 3, 8, 3]), None, p).unwrap_err();
+    assert_eq!(err.to_string(), "conv2d: 8x3 window with padding 1 does not fit a 5x5 input");
+    assert!(forward(&Tensor::zeros(&[0, 3, 5, 5]), &w, None, p).is_err());
+    assert!(forward(&x, &Tensor::zeros(&[0, 3, 3, 3]), None, p).is_err());
+    let err = backward(&x, &w, &Tensor::zeros(&[2, 4, 4, 5]), p, InputGrad::Skip).unwrap_err();
+    assert!(err.to_string().starts_with("conv2d::backward: shapes [2, 4, 5, 5] and [2, 4, 4, 5]"));
+}
+
+#[test]
+fn output_size_follows_the_formula() {
+    let p = Conv2dParams { stride: 2, padding: 1 };
+    // OH = (7 + 2 − 3)/2 + 1 = 4, OW = (8 + 2 − 4)/2 + 1 = 4.
+    assert_eq!(p.output_hw(7, 8, 3, 4), Ok((4, 4)));
+    // A window that only fits thanks to the padding.
+    assert_eq!(Conv2dParams { stride: 1, padding: 2 }.output_hw(1, 1, 5, 5), Ok((1, 1)));
+    assert!(Conv2dParams { stride: 1, padding: 1 }.output_hw(1, 1, 4, 1).is_err());
+}
