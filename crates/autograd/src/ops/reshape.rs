@@ -1,0 +1,53 @@
+//! `reshape` / `flatten` on the tape: the same elements in the same order under a new shape.
+//! Backward: `dx` is `dy` read back under the input's shape.
+
+use crate::ops::Op;
+use crate::{Result, Tape, Var};
+use tensor::{Tensor, TensorError};
+
+/// The elements of `x` (row-major order unchanged) under shape `dims` (same element count).
+///
+/// # Errors
+/// [`AutogradError::StaleVar`](crate::AutogradError::StaleVar); `TensorError::LengthMismatch`
+/// when the element counts differ.
+pub fn reshape(tape: &mut Tape, x: Var, dims: &[usize]) -> Result<Var> {
+    let x = tape.index(x, "reshape")?;
+    tape.record(Op::Reshape { x }, |tape, y, _| {
+        let src = tape.value_at(x);
+        if src.len() != dims.iter().product::<usize>() {
+            return Err(TensorError::LengthMismatch {
+                op: "reshape",
+                shape: dims.to_vec(),
+                expected: dims.iter().product(),
+                got: src.len(),
+            }
+            .into());
+        }
+        y.resize_for_overwrite(dims);
+        y.data_mut().copy_from_slice(src.data());
+        Ok(())
+    })
+}
+
+/// `[N, d1, d2, …] → [N, d1·d2·…]`: PyTorch's `flatten(1)`, between convolutions and a linear layer.
+///
+/// # Errors
+/// [`AutogradError::StaleVar`](crate::AutogradError::StaleVar); `TensorError::WrongRank` for a
+/// 0-D value.
+pub fn flatten(tape: &mut Tape, x: Var) -> Result<Var> {
+    let dims = tape.value(x)?.dims();
+    let Some(&n) = dims.first() else {
+        return Err(TensorError::WrongRank { op: "flatten", expected: 1, shape: Vec::new() }.into());
+    };
+    let rest = dims[1..].iter().product::<usize>();
+    reshape(tape, x, &[n, rest])
+}
+
+pub(super) fn backward(tape: &mut Tape, x: usize, dy: &Tensor) -> Result<()> {
+    // forward only relabels the shape, so dx is dy relabelled back.
+    tape.contribute(x, |tape, dx| {
+        dx.resize_for_overwrite(tape.value_at(x).dims());
+        dx.data_mut().copy_from_slice(dy.data());
+        Ok(())
+    })
+}

@@ -1,0 +1,153 @@
+//! Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay.
+
+use super::{Optimizer, OptimizerState, Slots, check_range};
+use crate::{AutogradError, Parameter, Result};
+
+/// Classical or Nesterov momentum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Momentum {
+    Classical,
+    Nesterov,
+}
+
+/// SGD exactly as `torch.optim.SGD` documents it. For each parameter θ with gradient g, at
+/// step t (counting from 1), with learning rate γ, weight decay λ, momentum μ, dampening τ:
+/// ```text
+/// g ← g + λ·θ                                   (if λ ≠ 0)
+/// if μ ≠ 0:
+///     b ← g                    at t = 1
+///     b ← μ·b + (1 − τ)·g      at t > 1
+///     g ← g + μ·b   (Nesterov)   or   g ← b   (classical)
+/// θ ← θ − γ·g
+/// ```
+#[derive(Debug, Clone)]
+pub struct Sgd {
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    kind: Momentum,
+    step: u64,
+    slots: Slots,
+}
+
+impl Sgd {
+    /// Plain SGD (no momentum, no decay) with learning rate `lr`.
+    pub fn new(lr: f32) -> Self {
+        Self {
+            lr,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            kind: Momentum::Classical,
+            step: 0,
+            slots: Slots::default(),
+        }
+    }
+
+    /// Momentum μ in [0, 1).
+    pub fn momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Dampening τ in [0, 1].
+    pub fn dampening(mut self, dampening: f32) -> Self {
+        self.dampening = dampening;
+        self
+    }
+
+    /// Nesterov momentum (needs μ > 0 and τ = 0, as in PyTorch).
+    pub fn nesterov(mut self) -> Self {
+        self.kind = Momentum::Nesterov;
+        self
+    }
+
+    /// L2 weight decay λ ≥ 0, added to the gradient.
+    pub fn weight_decay(mut self, weight_decay: f32) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_range("sgd lr", self.lr, 0.0, f32::MAX, "must be ≥ 0")?;
+        check_range("sgd momentum", self.momentum, 0.0, 1.0, "must be in [0, 1]")?;
+        check_range("sgd dampening", self.dampening, 0.0, 1.0, "must be in [0, 1]")?;
+        check_range("sgd weight_decay", self.weight_decay, 0.0, f32::MAX, "must be ≥ 0")?;
+        if self.kind == Momentum::Nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            return Err(AutogradError::InvalidHyperParameter {
+                what: "sgd nesterov",
+                value: f64::from(self.momentum),
+                why: "Nesterov momentum needs momentum > 0 and dampening 0",
+            });
+        }
+        Ok(())
+    }
+
+    const SLOTS: [&'static str; 1] = ["momentum_buffer"];
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self, params: &mut [&mut Parameter]) -> Result<()> {
+        self.validate()?;
+        let use_momentum = self.momentum != 0.0;
+        self.slots.prepare(params, usize::from(use_momentum))?;
+        self.step += 1;
+        let (lr, mu, tau, wd) = (self.lr, self.momentum, self.dampening, self.weight_decay);
+        let first = self.step == 1;
+        for (i, p) in params.iter_mut().enumerate() {
+            let Parameter { value, grad, .. } = &mut **p;
+            let theta = value.data_mut();
+            let g = grad.data();
+            if !use_momentum {
+                for (theta, &g) in theta.iter_mut().zip(g) {
+                    let g = g + wd * *theta;
+                    *theta -= lr * g;
+                }
+                continue;
+            }
+            let b = self.slots.buffers[0][i].data_mut();
+            for ((theta, &g), b) in theta.iter_mut().zip(g).zip(b) {
+                let g = g + wd * *theta;
+                *b = if first { g } else { mu * *b + (1.0 - tau) * g };
+                let update = match self.kind {
+                    Momentum::Nesterov => g + mu * *b,
+                    Momentum::Classical => *b,
+                };
+                *theta -= lr * update;
+            }
+        }
+        Ok(())
+    }
+
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            kind: "sgd".into(),
+            step: self.step,
+            lr: self.lr,
+            tensors: self.slots.export(&Self::SLOTS),
+        }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState, param_names: &[&str]) -> Result<()> {
+        if state.kind != "sgd" {
+            return Err(AutogradError::OptimizerState(format!(
+                "cannot resume SGD from {} state",
+                state.kind
+            )));
+        }
+        let slots: &[&str] = if self.momentum != 0.0 { &Self::SLOTS } else { &[] };
+        self.slots = Slots::import(&state.tensors, slots, param_names)?;
+        self.step = state.step;
+        self.lr = state.lr;
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! Learning-rate schedules and gradient-norm clipping.
+//!
+//! A [`Schedule`] is a pure function from the step (or epoch) index `t = 0, 1, 2, …` to a
+//! learning rate; the training loop decides which index it counts and calls
+//! `optimizer.set_lr(schedule.lr_at(t))`.
+
+use crate::{AutogradError, Parameter, Result};
+
+/// The shape of the learning-rate curve after warm-up (γ₀ = the base learning rate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LrSchedule {
+    /// `γ(t) = γ₀`.
+    Constant,
+    /// `γ(t) = γ₀ · gamma^⌊t / step_size⌋` (PyTorch's `StepLR`).
+    Step {
+        /// Steps between decays (≥ 1).
+        step_size: usize,
+        /// Multiplier at each decay.
+        gamma: f32,
+    },
+    /// `γ(t) = η_min + (γ₀ − η_min)·(1 + cos(π·min(t, T)/T))/2` (PyTorch's `CosineAnnealingLR`
+    /// closed form, held at η_min after `T = t_max`).
+    Cosine {
+        /// Length T of the half cosine (≥ 1).
+        t_max: usize,
+        /// Final learning rate η_min.
+        eta_min: f32,
+    },
+}
+
+/// A base learning rate, a schedule, and an optional linear warm-up.
+///
+/// With `warmup = W > 0`, the first W indices scale the schedule by `(t + 1)/W`, so the rate
+/// climbs linearly from `γ(0)/W` to the full `γ(W − 1)`; from `t = W` on the schedule runs
+/// unscaled (it is not shifted: warm-up overlaps its start).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    /// γ₀.
+    pub base_lr: f32,
+    /// The curve.
+    pub kind: LrSchedule,
+    /// Warm-up length W (0: none).
+    pub warmup: usize,
+}
+
+impl Schedule {
+    /// A schedule, checked.
+    ///
+    /// # Errors
+    /// [`AutogradError::InvalidHyperParameter`] for a negative or non-finite rate, a zero
+    /// `step_size` or `t_max`.
+    pub fn new(base_lr: f32, kind: LrSchedule, warmup: usize) -> Result<Self> {
+        let bad = |what, value: f64, why| AutogradError::InvalidHyperParameter { what, value, why };
+        if !(base_lr.is_finite() && base_lr >= 0.0) {
+            return Err(bad("base learning rate", f64::from(base_lr), "must be finite and ≥ 0"));
+        }
+        match kind {
+            LrSchedule::Step { step_size: 0, .. } => {
+                return Err(bad("step_size", 0.0, "must be at least 1"));
+            }
+            LrSchedule::Cosine { t_max: 0, .. } => return Err(bad("t_max", 0.0, "must be ≥ 1")),
+            _ => {}
+        }
+        Ok(Self { base_lr, kind, warmup })
+    }
+
+    /// The learning rate at index `t`.
+    pub fn lr_at(&self, t: usize) -> f32 {
+        let lr = match self.kind {
+            LrSchedule::Constant => self.base_lr,
+            LrSchedule::Step { step_size, gamma } => {
+                let decays = i32::try_from(t / step_size.max(1)).unwrap_or(i32::MAX);
+                self.base_lr * gamma.powi(decays)
+            }
+            LrSchedule::Cosine { t_max, eta_min } => {
+                let progress = t.min(t_max) as f64 / t_max.max(1) as f64;
+                let cosine = (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0;
+                (f64::from(eta_min) + f64::from(self.base_lr - eta_min) * cosine) as f32
+            }
+        };
+        if t < self.warmup { lr * (t + 1) as f32 / self.warmup as f32 } else { lr }
+    }
+}
+
+/// Rescales all gradients together so their global L2 norm is at most `max_norm`, as
+/// `torch.nn.utils.clip_grad_norm_` does: with `‖g‖ = √(Σ_params Σ_i g_i²)`, every gradient is
+/// multiplied by `max_norm / (‖g‖ + 1e-6)` when that factor is below 1. Returns `‖g‖` before
+/// clipping. The sum runs in f64, parameter by parameter in list order, element by element:
+/// the same result for any thread count.
+///
+/// # Errors
+/// [`AutogradError::InvalidHyperParameter`] unless `max_norm > 0`.
+pub fn clip_grad_norm(params: &mut [&mut Parameter], max_norm: f32) -> Result<f32> {
+    if !(max_norm > 0.0 && max_norm.is_finite()) {
+        return Err(AutogradError::InvalidHyperParameter {
+            what: "max_norm",
+            value: f64::from(max_norm),
+            why: "must be positive and finite",
+        });
+    }
+    let sum_sq: f64 = params
+        .iter()
+        .map(|p| p.grad.data().iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>())
+        .sum();
+    let norm = sum_sq.sqrt();
+    let factor = f64::from(max_norm) / (norm + 1e-6);
+    if factor < 1.0 {
+        let factor = factor as f32;
+        for p in params.iter_mut() {
+            for g in p.grad.data_mut() {
+                *g *= factor;
+            }
+        }
+    }
+    Ok(norm as f32)
+}

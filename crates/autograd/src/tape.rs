@@ -1,0 +1,427 @@
+//! The tape (a Wengert list): every op appends one node holding its output value, what its
+//! backward needs, and a gradient buffer. [`Tape::backward`] walks the nodes in reverse and asks
+//! each op for the gradients of its inputs, which [`Tape::accumulate`] adds up: the only place in
+//! the crate where gradients are summed.
+//!
+//! Buffers live as long as the tape. [`Tape::reset`] forgets the graph but keeps every node's
+//! value, gradient and saved tensors, and the next step's ops write into them through the
+//! kernels' `_into` variants: a training loop that records the same graph each step stops
+//! allocating after its first step.
+//!
+//! What a tape deliberately is not: a graph optimiser, or a place that does math. The math of
+//! each op lives in `tensor::ops`; `crate::ops` only records nodes and calls it.
+
+use crate::ops::Op;
+use crate::{AutogradError, ParamId, Parameter, Result};
+use std::mem;
+use tensor::Tensor;
+use tensor::ops::batch_norm2d::BatchStats;
+use tensor::ops::elementwise;
+
+/// A handle to a value on a [`Tape`]: copyable, cheap, and only valid until the next
+/// [`Tape::reset`] (using it afterwards is an error, not a wrong answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Var {
+    index: usize,
+    generation: u64,
+}
+
+/// Where a node's gradient is during `backward`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GradState {
+    /// Nothing flowed here yet.
+    Empty,
+    /// The buffer is lent to an op's backward, which is writing the first contribution.
+    Lent,
+    /// Holds `∂loss/∂value` summed over the consumers processed so far.
+    Ready,
+}
+
+/// What an op keeps from its forward pass for its backward, beyond its inputs' values.
+/// One struct with a field per kind of thing, so every buffer can be reused across steps.
+#[derive(Debug, Default)]
+pub(crate) struct Saved {
+    /// One extra tensor: the dropout mask or the softmax probabilities.
+    pub tensor: Tensor,
+    /// Batch-norm statistics μ, σ² that normalised the input.
+    pub stats: BatchStats,
+    /// Max-pool winners (flat input index per output).
+    pub indices: Vec<u32>,
+    /// Class targets of a cross-entropy loss.
+    pub targets: Vec<usize>,
+    /// Class weights of a cross-entropy loss (empty: unweighted).
+    pub weights: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct Node {
+    op: Op,
+    value: Tensor,
+    grad: Tensor,
+    grad_state: GradState,
+    requires_grad: bool,
+    saved: Saved,
+}
+
+/// The gradient buffer an op's backward writes one input's contribution into: the input's own
+/// buffer for the first contribution (no copy), a spare buffer for later ones (added on return).
+#[derive(Debug)]
+pub(crate) struct GradTarget {
+    node: usize,
+    /// Write the contribution here (any previous contents are garbage; overwrite it all).
+    pub buffer: Tensor,
+    first: bool,
+}
+
+/// A Wengert list of tensor ops. See the module docs and the crate docs for a training loop.
+#[derive(Debug, Default)]
+pub struct Tape {
+    nodes: Vec<Node>,
+    len: usize,
+    generation: u64,
+    /// (parameter, node) for every `param` call since the last reset.
+    params: Vec<(ParamId, usize)>,
+    /// Buffers for second and later gradient contributions, reused across steps.
+    spares: Vec<Tensor>,
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets the recorded graph, keeping every buffer for the next step. All [`Var`]s issued
+    /// so far become invalid.
+    pub fn reset(&mut self) {
+        self.len = 0;
+        self.generation += 1;
+        self.params.clear();
+    }
+
+    /// Number of nodes recorded since the last reset.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing has been recorded since the last reset.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Records data that needs no gradient (a batch of images), taking ownership of it.
+    pub fn input(&mut self, value: Tensor) -> Var {
+        self.leaf_node(Op::Input, false, |buffer| *buffer = value)
+    }
+
+    /// Records data that needs no gradient by copying it into this node's reused buffer: the
+    /// allocation-free way to feed a new batch each step.
+    pub fn input_from(&mut self, value: &Tensor) -> Var {
+        self.leaf_node(Op::Input, false, |buffer| copy_into(value, buffer))
+    }
+
+    /// Records a leaf whose gradient [`Tape::backward`] computes (read it with [`Tape::grad`]):
+    /// what gradient checks and saliency maps use.
+    pub fn leaf(&mut self, value: Tensor) -> Var {
+        self.leaf_node(Op::Leaf, true, |buffer| *buffer = value)
+    }
+
+    /// Records a parameter's current value (copied into a reused buffer). After `backward`,
+    /// [`Tape::accumulate_param_grads`] adds its gradient into `param.grad`.
+    pub fn param(&mut self, param: &Parameter) -> Var {
+        let var = self.leaf_node(Op::Param(param.id()), true, |buffer| {
+            copy_into(&param.value, buffer);
+        });
+        self.params.push((param.id(), var.index));
+        var
+    }
+
+    /// The value of `v`.
+    ///
+    /// # Errors
+    /// [`AutogradError::StaleVar`] when `v` is not on this tape.
+    pub fn value(&self, v: Var) -> Result<&Tensor> {
+        Ok(&self.nodes[self.index(v, "Tape::value")?].value)
+    }
+
+    /// The single element of a one-element value such as a loss.
+    ///
+    /// # Errors
+    /// [`AutogradError::StaleVar`]; [`AutogradError::NonScalarLoss`] when `v` has several elements.
+    pub fn scalar(&self, v: Var) -> Result<f32> {
+        let value = self.value(v)?;
+        match value.data() {
+            [x] => Ok(*x),
+            _ => Err(AutogradError::NonScalarLoss { dims: value.dims().to_vec() }),
+        }
+    }
+
+    /// `∂loss/∂v` from the last [`Tape::backward`], or `None` when no gradient reached `v`
+    /// (it does not influence the loss, or it is an [`Tape::input`]).
+    ///
+    /// # Errors
+    /// [`AutogradError::StaleVar`] when `v` is not on this tape.
+    pub fn grad(&self, v: Var) -> Result<Option<&Tensor>> {
+        let node = &self.nodes[self.index(v, "Tape::grad")?];
+        Ok((node.grad_state == GradState::Ready).then_some(&node.grad))
+    }
+
+    /// Reverse-mode differentiation: computes `∂loss/∂v` for every node `v` the loss depends
+    /// on and that requires a gradient, seeding `∂loss/∂loss = 1` and visiting nodes newest
+    /// first, so every consumer of a value has added its share before the value's own op runs.
+    ///
+    /// # Errors
+    /// [`AutogradError::StaleVar`]; [`AutogradError::NonScalarLoss`] unless the loss has one
+    /// element; a kernel's error if a backward rejects its inputs.
+    pub fn backward(&mut self, loss: Var) -> Result<()> {
+        let loss = self.index(loss, "Tape::backward")?;
+        let dims = self.nodes[loss].value.dims();
+        if self.nodes[loss].value.len() != 1 {
+            return Err(AutogradError::NonScalarLoss { dims: dims.to_vec() });
+        }
+        for node in &mut self.nodes[..self.len] {
+            node.grad_state = GradState::Empty;
+        }
+        let seed = &mut self.nodes[loss];
+        seed.grad.resize_for_overwrite(seed.value.dims());
+        seed.grad.fill(1.0);
+        seed.grad_state = GradState::Ready;
+        for i in (0..=loss).rev() {
+            let node = &mut self.nodes[i];
+            if node.grad_state != GradState::Ready || !node.requires_grad {
+                continue;
+            }
+            let op = node.op;
+            // Lend this node's gradient and saved tensors to its op; they come back below.
+            let dy = mem::take(&mut node.grad);
+            let saved = mem::take(&mut node.saved);
+            let result = op.backward(self, &dy, &saved);
+            let node = &mut self.nodes[i];
+            node.grad = dy;
+            node.saved = saved;
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Adds each parameter's gradient from the last [`Tape::backward`] into `param.grad`
+    /// (`grad += ∂loss/∂value`), for every parameter in `params` recorded with
+    /// [`Tape::param`] (a parameter recorded twice receives both contributions). Parameters not
+    /// on the tape, or that the loss does not reach, keep their gradient.
+    ///
+    /// # Errors
+    /// [`AutogradError::Tensor`] if a parameter's shape changed since it was recorded.
+    pub fn accumulate_param_grads(&self, params: &mut [&mut Parameter]) -> Result<()> {
+        for &(id, node) in &self.params {
+            let node = &self.nodes[node];
+            if node.grad_state != GradState::Ready {
+                continue;
+            }
+            if let Some(param) = params.iter_mut().find(|p| p.id() == id) {
+                elementwise::add_assign(&mut param.grad, &node.grad)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every recorded value and gradient for NaN or ±∞ and names the first offender by
+    /// node index and op (e.g. `"node 7 (conv2d) value"`).
+    ///
+    /// # Errors
+    /// [`AutogradError::NonFinite`] for the first non-finite element found.
+    pub fn check_finite(&self) -> Result<()> {
+        for (i, node) in self.nodes[..self.len].iter().enumerate() {
+            crate::doctor::check_tensor(&node.value, || {
+                format!("node {i} ({}) value", node.op.name())
+            })?;
+            if node.grad_state == GradState::Ready {
+                crate::doctor::check_tensor(&node.grad, || {
+                    format!("node {i} ({}) gradient", node.op.name())
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    // ---- for `crate::ops`: recording nodes and routing gradients ----
+
+    /// The node index of `v`, checking it belongs to this tape's current graph.
+    pub(crate) fn index(&self, v: Var, op: &'static str) -> Result<usize> {
+        if v.generation != self.generation || v.index >= self.len {
+            return Err(AutogradError::StaleVar { op, index: v.index });
+        }
+        Ok(v.index)
+    }
+
+    /// The value of node `i` (an index from [`Tape::index`]).
+    pub(crate) fn value_at(&self, i: usize) -> &Tensor {
+        &self.nodes[i].value
+    }
+
+    /// True when node `i` needs a gradient (a parameter, a leaf, or computed from one).
+    pub(crate) fn requires_grad_at(&self, i: usize) -> bool {
+        self.nodes[i].requires_grad
+    }
+
+    fn leaf_node(&mut self, op: Op, requires_grad: bool, fill: impl FnOnce(&mut Tensor)) -> Var {
+        let var = self.next_slot(op, requires_grad);
+        fill(&mut self.nodes[var.index].value);
+        self.len += 1;
+        var
+    }
+
+    /// Makes slot `len` ready for `op`, keeping any buffers it had from an earlier step.
+    fn next_slot(&mut self, op: Op, requires_grad: bool) -> Var {
+        if self.len == self.nodes.len() {
+            self.nodes.push(Node {
+                op,
+                value: Tensor::default(),
+                grad: Tensor::default(),
+                grad_state: GradState::Empty,
+                requires_grad,
+                saved: Saved::default(),
+            });
+        }
+        let node = &mut self.nodes[self.len];
+        node.op = op;
+        node.requires_grad = requires_grad;
+        node.grad_state = GradState::Empty;
+        Var { index: self.len, generation: self.generation }
+    }
+
+    /// Appends a node for `op`: `forward` reads the inputs from the tape and writes the output
+    /// into the node's (reused) value buffer and whatever its backward needs into `Saved`.
+    /// The node requires a gradient when any input does. On error nothing is recorded.
+    pub(crate) fn record(
+        &mut self,
+        op: Op,
+        forward: impl FnOnce(&Tape, &mut Tensor, &mut Saved) -> Result<()>,
+    ) -> Result<Var> {
+        let requires_grad = op.inputs().into_iter().flatten().any(|i| self.nodes[i].requires_grad);
+        let var = self.next_slot(op, requires_grad);
+        let node = &mut self.nodes[var.index];
+        let mut value = mem::take(&mut node.value);
+        let mut saved = mem::take(&mut node.saved);
+        let result = forward(self, &mut value, &mut saved);
+        let node = &mut self.nodes[var.index];
+        node.value = value;
+        node.saved = saved;
+        result?;
+        self.len += 1;
+        Ok(var)
+    }
+
+    /// A buffer for one gradient contribution to node `i` (see [`GradTarget`]). Return it with
+    /// [`Tape::accumulate`] before asking for another target of the same node.
+    pub(crate) fn grad_target(&mut self, i: usize) -> GradTarget {
+        let node = &mut self.nodes[i];
+        if node.grad_state == GradState::Empty {
+            node.grad_state = GradState::Lent;
+            GradTarget { node: i, buffer: mem::take(&mut node.grad), first: true }
+        } else {
+            GradTarget { node: i, buffer: self.spares.pop().unwrap_or_default(), first: false }
+        }
+    }
+
+    /// Gives back a target whose backward failed, leaving the node's gradient as it was.
+    pub(crate) fn release(&mut self, target: GradTarget) {
+        if target.first {
+            let node = &mut self.nodes[target.node];
+            node.grad = target.buffer;
+            node.grad_state = GradState::Empty;
+        } else {
+            self.spares.push(target.buffer);
+        }
+    }
+
+    /// One contribution to node `i`'s gradient: `write` fills the buffer (reading anything it
+    /// needs from the tape), then it is [accumulated](Tape::accumulate). Does nothing when node
+    /// `i` needs no gradient.
+    ///
+    /// # Errors
+    /// Whatever `write` returns (the gradient is then left unchanged).
+    pub(crate) fn contribute(
+        &mut self,
+        i: usize,
+        write: impl FnOnce(&Tape, &mut Tensor) -> Result<()>,
+    ) -> Result<()> {
+        if !self.requires_grad_at(i) {
+            return Ok(());
+        }
+        let mut target = self.grad_target(i);
+        match write(self, &mut target.buffer) {
+            Ok(()) => self.accumulate(target),
+            Err(e) => {
+                self.release(target);
+                Err(e)
+            }
+        }
+    }
+
+    /// Contributions to several inputs computed by one kernel call (conv2d gives dx, dw and db
+    /// together). `write` gets one buffer per input and a flag saying whether that input wants
+    /// a gradient; buffers of inputs that do not (or of absent inputs, `None`) are scratch.
+    ///
+    /// # Errors
+    /// Whatever `write` returns (no gradient is then changed).
+    pub(crate) fn contribute_many<const K: usize>(
+        &mut self,
+        inputs: [Option<usize>; K],
+        write: impl FnOnce(&Tape, &mut [Tensor; K], [bool; K]) -> Result<()>,
+    ) -> Result<()> {
+        let mut targets: [Option<GradTarget>; K] = std::array::from_fn(|_| None);
+        for (target, input) in targets.iter_mut().zip(inputs) {
+            if let Some(i) = input
+                && self.requires_grad_at(i)
+            {
+                *target = Some(self.grad_target(i));
+            }
+        }
+        let wanted = std::array::from_fn(|k| targets[k].is_some());
+        let mut buffers: [Tensor; K] = std::array::from_fn(|k| match &mut targets[k] {
+            Some(target) => mem::take(&mut target.buffer),
+            None => self.spares.pop().unwrap_or_default(),
+        });
+        let result = write(self, &mut buffers, wanted);
+        let mut settled = Ok(());
+        for (target, buffer) in targets.into_iter().zip(buffers) {
+            match target {
+                Some(mut target) => {
+                    target.buffer = buffer;
+                    if result.is_ok() && settled.is_ok() {
+                        settled = self.accumulate(target);
+                    } else {
+                        self.release(target);
+                    }
+                }
+                None => self.spares.push(buffer),
+            }
+        }
+        result.and(settled)
+    }
+
+    /// Adds a contribution to its node's gradient: `grad = contribution` for the first one
+    /// (the buffer simply returns home), `grad += contribution` after that. The one place where
+    /// gradients are summed.
+    ///
+    /// # Errors
+    /// [`AutogradError::Tensor`] if a contribution's shape differs from the gradient so far.
+    pub(crate) fn accumulate(&mut self, target: GradTarget) -> Result<()> {
+        let node = &mut self.nodes[target.node];
+        if target.first {
+            node.grad = target.buffer;
+            node.grad_state = GradState::Ready;
+            return Ok(());
+        }
+        debug_assert_eq!(node.grad_state, GradState::Ready, "contributions return in order");
+        let result = elementwise::add_assign(&mut node.grad, &target.buffer);
+        self.spares.push(target.buffer);
+        Ok(result?)
+    }
+}
+
+/// `dst = src`, reusing `dst`'s allocation.
+pub(crate) fn copy_into(src: &Tensor, dst: &mut Tensor) {
+    dst.resize_for_overwrite(src.dims());
+    dst.data_mut().copy_from_slice(src.data());
+}

@@ -1,0 +1,119 @@
+//! The tape's bookkeeping: gradients summed over consumers, parameters receiving theirs,
+//! stale handles and non-scalar losses rejected, and a small CNN that learns.
+
+use autograd::init::Init;
+use autograd::loss::{CrossEntropyOptions, softmax_cross_entropy};
+use autograd::nn::{Conv2d, Conv2dParams, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
+use autograd::optim::{Optimizer, Sgd};
+use autograd::{AutogradError, Parameter, Tape, ops};
+use tensor::{Rng, Tensor};
+
+#[test]
+fn a_value_used_twice_gets_the_sum_of_both_gradients() {
+    // loss = Σ (x + x) + Σ 3x = 5·Σ x, so ∂loss/∂x = 5 everywhere.
+    let mut tape = Tape::new();
+    let x = tape.leaf(Tensor::from_vec(&[2, 2], vec![1.0, -2.0, 3.0, 0.5]).unwrap());
+    let doubled = ops::add(&mut tape, x, x).unwrap();
+    let tripled = ops::scale(&mut tape, x, 3.0).unwrap();
+    let both = ops::add(&mut tape, doubled, tripled).unwrap();
+    let loss = ops::sum(&mut tape, both).unwrap();
+    tape.backward(loss).unwrap();
+    assert_eq!(tape.scalar(loss).unwrap(), 5.0 * 2.5);
+    assert_eq!(tape.grad(x).unwrap().unwrap().data(), &[5.0; 4]);
+    // A second backward starts from scratch rather than adding to the first.
+    tape.backward(loss).unwrap();
+    assert_eq!(tape.grad(x).unwrap().unwrap().data(), &[5.0; 4]);
+}
+
+#[test]
+fn inputs_get_no_gradient_and_stale_vars_are_errors() {
+    let mut tape = Tape::new();
+    let x = tape.input(Tensor::full(&[3], 2.0));
+    let loss = ops::mean(&mut tape, x).unwrap();
+    tape.backward(loss).unwrap();
+    assert!(tape.grad(x).unwrap().is_none());
+    tape.reset();
+    assert!(matches!(tape.value(x), Err(AutogradError::StaleVar { .. })));
+    assert!(matches!(ops::relu(&mut tape, x), Err(AutogradError::StaleVar { op: "relu", .. })));
+}
+
+#[test]
+fn backward_needs_a_scalar_loss() {
+    let mut tape = Tape::new();
+    let x = tape.leaf(Tensor::zeros(&[2, 3]));
+    let err = tape.backward(x).unwrap_err();
+    assert!(err.to_string().contains("single value"), "{err}");
+}
+
+#[test]
+fn parameter_gradients_accumulate_until_zeroed() {
+    // loss = Σ 2·w  ⇒  ∂loss/∂w = 2; two backward passes without zeroing give 4.
+    let mut w = Parameter::new("w", Tensor::full(&[3], 1.0));
+    let mut tape = Tape::new();
+    for _ in 0..2 {
+        tape.reset();
+        let v = tape.param(&w);
+        let y = ops::scale(&mut tape, v, 2.0).unwrap();
+        let loss = ops::sum(&mut tape, y).unwrap();
+        tape.backward(loss).unwrap();
+        tape.accumulate_param_grads(&mut [&mut w]).unwrap();
+    }
+    assert_eq!(w.grad.data(), &[4.0; 3]);
+    w.zero_grad();
+    assert_eq!(w.grad.data(), &[0.0; 3]);
+}
+
+#[test]
+fn shape_errors_name_the_op() {
+    let mut tape = Tape::new();
+    let a = tape.leaf(Tensor::zeros(&[2, 3]));
+    let b = tape.leaf(Tensor::zeros(&[3, 2]));
+    let err = ops::add(&mut tape, a, b).unwrap_err();
+    assert!(err.to_string().starts_with("add:"), "{err}");
+    // The failed op recorded nothing.
+    assert_eq!(tape.len(), 2);
+}
+
+/// conv → relu → pool → flatten → linear on 8×8 images of two classes that differ in where
+/// the bright blob is; a few SGD steps must lower the loss clearly.
+#[test]
+fn a_small_cnn_learns() {
+    let mut rng = Rng::new(42);
+    let pad1 = Conv2dParams { stride: 1, padding: 1 };
+    let mut model = Sequential::new(vec![
+        Box::new(Conv2d::new(1, 4, 3, pad1, Init::KaimingNormal, &mut rng)),
+        Box::new(ReLU),
+        Box::new(MaxPool2d::new(2, 2)),
+        Box::new(Flatten),
+        Box::new(Linear::new(4 * 4 * 4, 2, Init::PytorchDefault, &mut rng)),
+    ]);
+    let names: Vec<String> = model.parameters().iter().map(|p| p.name.clone()).collect();
+    assert_eq!(names, ["0.weight", "0.bias", "4.weight", "4.bias"]);
+
+    let n = 8;
+    let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+    let images = Tensor::from_fn(&[n, 1, 8, 8], |i| {
+        let (img, pixel) = (i / 64, i % 64);
+        let (row, col) = (pixel / 8, pixel % 8);
+        let left = labels[img] == 0;
+        let bright = if left { col < 4 } else { col >= 4 };
+        if bright && (2..6).contains(&row) { 1.0 } else { 0.1 * ((i * 7 % 5) as f32 / 5.0) }
+    });
+    let mut opt = Sgd::new(0.1).momentum(0.9);
+    let mut tape = Tape::new();
+    let mut losses = Vec::new();
+    for _ in 0..15 {
+        tape.reset();
+        let x = tape.input_from(&images);
+        let logits = model.forward(&mut tape, x).unwrap();
+        let loss =
+            softmax_cross_entropy(&mut tape, logits, &labels, &CrossEntropyOptions::default())
+                .unwrap();
+        losses.push(tape.scalar(loss).unwrap());
+        model.zero_grad();
+        tape.backward(loss).unwrap();
+        tape.accumulate_param_grads(&mut model.parameters_mut()).unwrap();
+        opt.step(&mut model.parameters_mut()).unwrap();
+    }
+    assert!(losses[14] < 0.5 * losses[0], "loss went {losses:?}");
+}
