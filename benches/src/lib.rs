@@ -1,1 +1,68 @@
-//! Shared pieces of the benchmarks.
+//! Shared pieces of the benchmarks: the paper's convolution layers, FLOP counts, and this
+//! machine's FMA peak so each bench can print its share of it.
+#![forbid(unsafe_code)]
+
+use tensor::ops::gemm::GemmDims;
+
+/// Batch size of the paper's training runs, used by every layer benchmark.
+pub const BATCH: usize = 32;
+
+/// One convolution layer of the paper's network: 3×3 kernel, padding 1, stride 1, so the output
+/// has the input's `hw × hw` size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvLayer {
+    /// Short name for reports, e.g. `"conv3 32->64 @56"`.
+    pub name: &'static str,
+    /// Input channels C_in.
+    pub c_in: usize,
+    /// Output channels C_out.
+    pub c_out: usize,
+    /// Input (and output) height = width.
+    pub hw: usize,
+}
+
+/// Kernel height = width of every layer in [`PAPER_LAYERS`].
+pub const KERNEL: usize = 3;
+/// Zero padding of every layer in [`PAPER_LAYERS`].
+pub const PAD: usize = 1;
+
+/// The five convolution layers of the paper's network at 224×224 input.
+pub const PAPER_LAYERS: [ConvLayer; 5] = [
+    ConvLayer { name: "conv1 3->16 @224", c_in: 3, c_out: 16, hw: 224 },
+    ConvLayer { name: "conv2 16->32 @112", c_in: 16, c_out: 32, hw: 112 },
+    ConvLayer { name: "conv3 32->64 @56", c_in: 32, c_out: 64, hw: 56 },
+    ConvLayer { name: "conv4 64->64 @56", c_in: 64, c_out: 64, hw: 56 },
+    ConvLayer { name: "conv5 64->128 @56", c_in: 64, c_out: 128, hw: 56 },
+];
+
+impl ConvLayer {
+    /// Forward FLOPs for `images` images: `2·N·C_out·H·W·C_in·KH·KW` (one multiply-add per
+    /// weight per output pixel). The backward pass (dx and dw) costs twice this.
+    pub const fn forward_flops(&self, images: usize) -> u64 {
+        2 * (images * self.c_out * self.hw * self.hw * self.c_in * KERNEL * KERNEL) as u64
+    }
+
+    /// The forward pass as one im2col GEMM over `images` images:
+    /// `W [C_out, C_in·9] · cols [C_in·9, H·W·N] → y [C_out, H·W·N]`.
+    pub const fn im2col_gemm(&self, images: usize) -> GemmDims {
+        GemmDims::new(self.c_out, self.hw * self.hw * images, self.c_in * KERNEL * KERNEL)
+    }
+}
+
+/// Core clock in GHz as /proc/cpuinfo reports it (2596 MHz). An FMA-only loop peaks at
+/// ≈ 83 GFLOP/s on one core = 32 FLOP per cycle at this clock (see docs/gemm.md).
+pub const CLOCK_GHZ: f64 = 2.596;
+
+/// FLOPs per cycle per core: this Zen 4 core runs one 512-bit FMA per cycle (its two 256-bit
+/// FMA pipes together), i.e. 16 lanes × 2 FLOPs (multiply and add) × 1.
+pub const FLOPS_PER_CYCLE: f64 = 32.0;
+
+/// FMA peak of `threads` cores in GFLOP/s: GHz × 16 lanes × 2 (FMA) × 1 FMA/cycle × threads.
+pub fn peak_gflops(threads: usize) -> f64 {
+    CLOCK_GHZ * FLOPS_PER_CYCLE * threads as f64
+}
+
+/// A measured rate as a fraction of [`peak_gflops`].
+pub fn share_of_peak(gflops: f64, threads: usize) -> f64 {
+    gflops / peak_gflops(threads)
+}

@@ -1,1 +1,194 @@
-//! gemm (being written).
+//! GEMM: `C = op(A)·op(B)` or `C += op(A)·op(B)` on row-major f32 matrices.
+//!
+//! Everything heavy in this crate ends up here: conv2d is im2col + GEMM, linear is GEMM + bias,
+//! and both backward passes are GEMMs with one operand transposed. So GEMM gets the full BLIS
+//! treatment (see `docs/gemm.md` for the loop nest drawn out):
+//!
+//! - [`kernel`] — one MR×NR tile of C from a packed A micro-panel and a packed B micro-panel,
+//!   held in SIMD registers (`wide`).
+//! - [`pack`] — copies blocks of A and B into the order the kernel reads them, zero-padding the
+//!   edges so the kernel never sees a partial tile.
+//! - [`loops`] — the five BLIS loops (NC, KC, MC, NR, MR), the reused packing buffers, and the
+//!   rayon split over blocks of the output.
+//! - [`reference`] — the triple loop, generic over f32/f64: the definition of "correct".
+//!
+//! This file validates the slice lengths and picks a path by size.
+
+mod kernel;
+mod loops;
+mod pack;
+pub mod reference;
+#[cfg(test)]
+mod tests;
+
+use crate::{Tensor, TensorError};
+
+/// Whether an operand is used as stored or transposed.
+///
+/// GEMM never copies a matrix to transpose it: the packing step reads the stored matrix in
+/// whichever order `op(X)` needs, so `Transpose::Yes` costs the same as `Transpose::No`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transpose {
+    /// `op(X) = X`.
+    No,
+    /// `op(X) = Xᵀ`.
+    Yes,
+}
+
+/// What happens to the old contents of C (BLAS's β, restricted to 0 or 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accumulate {
+    /// `C = op(A)·op(B)` (β = 0). The old C is never read, so it may hold garbage or NaN.
+    Overwrite,
+    /// `C = C + op(A)·op(B)` (β = 1), e.g. summing weight gradients over a batch.
+    Add,
+}
+
+/// The sizes of a GEMM: op(A) is `m×k`, op(B) is `k×n`, C is `m×n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemmDims {
+    /// Rows of op(A) and of C.
+    pub m: usize,
+    /// Columns of op(B) and of C.
+    pub n: usize,
+    /// Columns of op(A) = rows of op(B): the length of every dot product.
+    pub k: usize,
+}
+
+impl GemmDims {
+    /// The sizes `m×k · k×n → m×n`.
+    pub const fn new(m: usize, n: usize, k: usize) -> Self {
+        Self { m, n, k }
+    }
+
+    /// Floating-point operations of one GEMM: `2·m·n·k` (one multiply and one add per term).
+    pub const fn flops(&self) -> u64 {
+        2 * self.m as u64 * self.n as u64 * self.k as u64
+    }
+
+    /// The stored shape `[rows, cols]` of A for this `op(A)`.
+    const fn a_shape(&self, ta: Transpose) -> [usize; 2] {
+        match ta {
+            Transpose::No => [self.m, self.k],
+            Transpose::Yes => [self.k, self.m],
+        }
+    }
+
+    /// The stored shape `[rows, cols]` of B for this `op(B)`.
+    const fn b_shape(&self, tb: Transpose) -> [usize; 2] {
+        match tb {
+            Transpose::No => [self.k, self.n],
+            Transpose::Yes => [self.n, self.k],
+        }
+    }
+}
+
+/// Problems with fewer multiply-adds than this (`m·n·k`) skip packing and go to the triple loop:
+/// packing copies `m·k + k·n` floats and rounds both up to whole MR/NR panels, which for a
+/// handful of dot products costs more than computing them directly.
+const SMALL_PROBLEM: usize = 16 * 16 * 16;
+
+/// `C[m×n] = op(A)·op(B)`, or `C += op(A)·op(B)` with [`Accumulate::Add`].
+///
+/// `c[i·n + j] (+)= Σ_{p<k} op(A)[i, p] · op(B)[p, j]`
+///
+/// All matrices are row-major and contiguous. A is stored as `m×k` ([`Transpose::No`]) or `k×m`
+/// ([`Transpose::Yes`]); B as `k×n` or `n×k`; C is always `m×n`. With
+/// [`Accumulate::Overwrite`] the old C is never read.
+///
+/// Results are bit-identical whatever the number of rayon threads: work is split over blocks of
+/// C, never over k, so every element is summed in the same order.
+///
+/// # Errors
+/// [`TensorError::LengthMismatch`] (op `"gemm"`, naming the operand's stored shape) when a slice
+/// length differs from what `dims` and the transposes imply, and
+/// [`TensorError::InvalidParameter`] when a size product overflows `usize`.
+pub fn gemm(
+    dims: GemmDims,
+    a: &[f32],
+    ta: Transpose,
+    b: &[f32],
+    tb: Transpose,
+    c: &mut [f32],
+    acc: Accumulate,
+) -> Result<(), TensorError> {
+    check_len(dims, "A", dims.a_shape(ta), a.len())?;
+    check_len(dims, "B", dims.b_shape(tb), b.len())?;
+    check_len(dims, "C", [dims.m, dims.n], c.len())?;
+    let GemmDims { m, n, k } = dims;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        // An empty sum: C = 0, or C unchanged.
+        if acc == Accumulate::Overwrite {
+            c.fill(0.0);
+        }
+        return Ok(());
+    }
+    let work = m.saturating_mul(n).saturating_mul(k);
+    if work < SMALL_PROBLEM {
+        reference::gemm(dims, a, ta, b, tb, c, acc);
+    } else {
+        loops::packed(dims, a, ta, b, tb, c, acc);
+    }
+    Ok(())
+}
+
+/// Checks that an operand holds exactly `rows·cols` elements.
+fn check_len(
+    dims: GemmDims,
+    operand: &'static str,
+    shape: [usize; 2],
+    got: usize,
+) -> Result<(), TensorError> {
+    let Some(expected) = shape[0].checked_mul(shape[1]) else {
+        return Err(TensorError::InvalidParameter {
+            op: "gemm",
+            what: format!(
+                "{operand} of shape {}x{} overflows usize (m={}, n={}, k={})",
+                shape[0], shape[1], dims.m, dims.n, dims.k
+            ),
+        });
+    };
+    if expected != got {
+        return Err(TensorError::LengthMismatch {
+            op: "gemm",
+            shape: shape.to_vec(),
+            expected,
+            got,
+        });
+    }
+    Ok(())
+}
+
+/// Matrix product of two 2-D tensors: `[m, k] · [k, n] → [m, n]`.
+///
+/// # Errors
+/// [`TensorError::WrongRank`] unless both are 2-D, [`TensorError::ShapeMismatch`] when the inner
+/// dimensions differ.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor, TensorError> {
+    let (&[m, k], &[k_b, n]) = (a.dims(), b.dims()) else {
+        let shape = if a.rank() == 2 { b.dims() } else { a.dims() };
+        return Err(TensorError::WrongRank { op: "matmul", expected: 2, shape: shape.to_vec() });
+    };
+    if k != k_b {
+        return Err(TensorError::ShapeMismatch {
+            op: "matmul",
+            lhs: a.dims().to_vec(),
+            rhs: b.dims().to_vec(),
+            why: "columns of the left must equal rows of the right",
+        });
+    }
+    let mut c = Tensor::zeros(&[m, n]);
+    gemm(
+        GemmDims::new(m, n, k),
+        a.data(),
+        Transpose::No,
+        b.data(),
+        Transpose::No,
+        c.data_mut(),
+        Accumulate::Overwrite,
+    )?;
+    Ok(c)
+}

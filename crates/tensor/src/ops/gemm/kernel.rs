@@ -1,0 +1,51 @@
+//! The micro-kernel: one MR×NR tile of `A~·B~`, accumulated in SIMD registers.
+//!
+//! `tile[r][j] = Σ_p a[p][r] · b[p][j]` for a packed A micro-panel `a: [kc][MR]` and a packed B
+//! micro-panel `b: [kc][NR]` (see `pack.rs`). Each step `p` is a rank-1 update of the tile: load
+//! one row of B (NR floats = two vectors), broadcast each of the MR values of A, and fuse
+//! multiply-add them into the 2·MR accumulators. With AVX-512 that is 12 independent `vfmadd`
+//! chains, more than the 4-cycle latency × 1 FMA/cycle of a Zen 4 core needs to stay busy, while
+//! 12 accumulators + 2 B vectors + 1 broadcast fit the 32 vector registers with room to spare.
+//!
+//! What this is not: it knows nothing of C, of edges or of blocking. It never reads C (so β = 0
+//! needs no special case) and always computes a whole tile; `loops.rs` stores the valid part.
+
+#[cfg(not(target_feature = "avx512f"))]
+use wide::f32x8 as Lanes;
+#[cfg(target_feature = "avx512f")]
+use wide::f32x16 as Lanes;
+
+/// Floats per SIMD vector: 16 with AVX-512 (`f32x16`), else 8 (`f32x8`: AVX2, or two SSE halves).
+pub(super) const LANES: usize = if cfg!(target_feature = "avx512f") { 16 } else { 8 };
+/// Rows of a tile: the broadcast side of the kernel.
+pub(super) const MR: usize = 6;
+/// Columns of a tile: two vectors, so each broadcast of A feeds two FMAs.
+pub(super) const NR: usize = 2 * LANES;
+/// Vectors per tile row.
+const VECS: usize = NR / LANES;
+
+/// `tile = a·b` for one packed A micro-panel (`a: [kc][MR]`, row `r` of step `p` at `p·MR + r`)
+/// and one packed B micro-panel (`b: [kc][NR]`). Both panels hold the same `kc ≥ 0` steps.
+pub(super) fn tile(a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
+    let (a_steps, a_rest) = a.as_chunks::<MR>();
+    let (b_steps, b_rest) = b.as_chunks::<NR>();
+    debug_assert!(a_rest.is_empty() && b_rest.is_empty() && a_steps.len() == b_steps.len());
+    // acc[r][v]: lanes v·LANES.. of tile row r.
+    let mut acc = [[Lanes::ZERO; VECS]; MR];
+    for (a_p, b_p) in a_steps.iter().zip(b_steps) {
+        let (b_vectors, _) = b_p.as_chunks::<LANES>();
+        let b_v: [Lanes; VECS] = std::array::from_fn(|v| Lanes::new(b_vectors[v]));
+        for (acc_r, &a_pr) in acc.iter_mut().zip(a_p) {
+            let a_r = Lanes::splat(a_pr);
+            for (acc_rv, &b_pv) in acc_r.iter_mut().zip(&b_v) {
+                *acc_rv = a_r.mul_add(b_pv, *acc_rv);
+            }
+        }
+    }
+    for (tile_r, acc_r) in tile.iter_mut().zip(&acc) {
+        let (tile_vectors, _) = tile_r.as_chunks_mut::<LANES>();
+        for (t, v) in tile_vectors.iter_mut().zip(acc_r) {
+            *t = v.to_array();
+        }
+    }
+}

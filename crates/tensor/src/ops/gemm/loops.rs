@@ -1,0 +1,257 @@
+//! The BLIS loop nest around the micro-kernel: cache blocking, packing, and the rayon split.
+//!
+//! ```text
+//! loop 5  jc: NC columns of C and op(B)      B~ = op(B)[pc.., jc..]  (KC×NC) lives in L3
+//!  loop 4  pc: KC steps of the sum            pack B~ once per (jc, pc)
+//!   loop 3  ic: MC rows of C and op(A)        A~ = op(A)[ic.., pc..] (MC×KC) lives in L2
+//!    loop 2  jr: NR columns (one B~ micro-panel, KC×NR, reused by every A~ micro-panel)
+//!     loop 1  ir: MR rows (one A~ micro-panel, MR×KC)
+//!      kernel: MR×NR tile in registers, then stored into C (= on the first pc, += after)
+//! ```
+//! `docs/gemm.md` explains the block sizes. Threads only ever split C (row bands in loop 3, or
+//! column ranges above loop 5), never the k loop, so each C element is summed in the same order
+//! whatever the thread count: results are bit-identical for 1 or many threads.
+//!
+//! Packing buffers are thread-local and only grow, so a steady stream of GEMMs allocates nothing
+//! but, when C is split into column ranges, one small table of row slices per call.
+
+use super::kernel::{self, MR, NR};
+use super::pack::{self, MatRef};
+use super::{Accumulate, GemmDims, Transpose};
+use rayon::prelude::*;
+use std::cell::Cell;
+use std::ops::Range;
+use std::thread::LocalKey;
+
+/// Rows of op(A) per packed A~ block (loop 3): A~ = MC×KC floats = 144 KiB, a seventh of a
+/// Zen 4 core's 1 MiB L2, so it stays there while B~ micro-panels stream past it. A multiple of MR.
+pub(super) const MC: usize = 144;
+/// Steps of the sum per packed block (loop 4). A B~ micro-panel is KC×NR floats = 32 KiB with
+/// AVX-512, the size of L1d; each kernel call amortises its C load/store over KC rank-1 updates.
+pub(super) const KC: usize = 256;
+/// Columns of op(B) per packed B~ block (loop 5): B~ = KC×NC floats = 3 MiB, a slice of the
+/// 32 MiB L3. A multiple of NR for both vector widths.
+pub(super) const NC: usize = 3072;
+
+/// Below this many multiply-adds (`m·n·k`) one thread does it all: about 30 µs of work, beyond
+/// which waking the rayon pool (a few µs) is well amortised.
+const PARALLEL_WORK: usize = 1 << 21;
+/// When C is split into column ranges, aim for this many ranges per thread so a thread slowed
+/// by other work on the machine does not hold up the rest.
+const RANGES_PER_THREAD: usize = 4;
+
+thread_local! {
+    /// This thread's A~ buffer (grows to MC×KC floats and stays).
+    static A_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// This thread's B~ buffer (grows to KC×NC floats and stays).
+    static B_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's buffer `key`, moved out of its cell for the duration. Moving
+/// (rather than borrowing a `RefCell`) keeps this correct when rayon runs another GEMM on this
+/// thread while `f` waits for its workers: that GEMM just finds an empty buffer and grows its own.
+fn with_buffer<R>(key: &'static LocalKey<Cell<Vec<f32>>>, f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    let mut buf = key.take();
+    let result = f(&mut buf);
+    key.set(buf);
+    result
+}
+
+/// `len` floats of `buf` starting on a 64-byte boundary, so every vector load of a packed panel
+/// sits inside one cache line. Grows `buf` if needed; the contents are left as they were.
+fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    const LINE_FLOATS: usize = 64 / size_of::<f32>();
+    if buf.len() < len + LINE_FLOATS {
+        buf.resize(len + LINE_FLOATS, 0.0);
+    }
+    let skip = buf.as_ptr().align_offset(64).min(LINE_FLOATS);
+    &mut buf[skip..skip + len]
+}
+
+/// The rows of C that one task writes, each restricted to the task's columns.
+enum Out<'c, 't> {
+    /// Whole rows of C stored one after another, `ld` floats apart (a band of rows).
+    Dense { data: &'c mut [f32], ld: usize },
+    /// One slice per row, cut from rows of C that are not adjacent (a column range of C).
+    Pieces(&'t mut [&'c mut [f32]]),
+}
+
+impl Out<'_, '_> {
+    /// Number of rows.
+    fn rows(&self) -> usize {
+        match self {
+            Out::Dense { data, ld } => data.len() / ld,
+            Out::Pieces(rows) => rows.len(),
+        }
+    }
+
+    /// Row `i` (the task's columns only).
+    fn row(&mut self, i: usize) -> &mut [f32] {
+        match self {
+            Out::Dense { data, ld } => &mut data[i * *ld..(i + 1) * *ld],
+            Out::Pieces(rows) => rows[i],
+        }
+    }
+
+    /// Calls `f(q, band)` on consecutive bands of `h` rows (the last may be shorter), on the
+    /// rayon pool when `parallel`.
+    fn for_each_band(&mut self, h: usize, parallel: bool, f: impl Fn(usize, Out) + Sync + Send) {
+        match self {
+            Out::Dense { data, ld } => {
+                let ld = *ld;
+                if parallel {
+                    data.par_chunks_mut(h * ld)
+                        .enumerate()
+                        .for_each(|(q, data)| f(q, Out::Dense { data, ld }));
+                } else {
+                    for (q, data) in data.chunks_mut(h * ld).enumerate() {
+                        f(q, Out::Dense { data, ld });
+                    }
+                }
+            }
+            Out::Pieces(rows) => {
+                if parallel {
+                    rows.par_chunks_mut(h)
+                        .enumerate()
+                        .for_each(|(q, rows)| f(q, Out::Pieces(rows)));
+                } else {
+                    for (q, rows) in rows.chunks_mut(h).enumerate() {
+                        f(q, Out::Pieces(rows));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The packed path of [`super::gemm`]; the caller has validated the lengths and `m, n, k > 0`.
+pub(super) fn packed(
+    dims: GemmDims,
+    a: &[f32],
+    ta: Transpose,
+    b: &[f32],
+    tb: Transpose,
+    c: &mut [f32],
+    acc: Accumulate,
+) {
+    let GemmDims { m, n, k } = dims;
+    // op(A): m×k. op(B)ᵀ: n×k, so that B~ panels are packed by the same code as A~ panels.
+    let a = MatRef::new(a, ta, m, k);
+    let bt = MatRef::new(b, tb, k, n).transposed();
+    let threads = rayon::current_num_threads();
+    let whole = Out::Dense { data: c, ld: n };
+    if threads == 1 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_WORK {
+        nest(a, bt, 0..n, whole, MC, acc, false);
+    } else if m >= n {
+        // Tall or square: share each B~ between the threads and give each a band of rows
+        // (loop 3 in parallel). Bands are whole MR panels and at most MC rows.
+        let band = m.div_ceil(threads).next_multiple_of(MR).min(MC);
+        nest(a, bt, 0..n, whole, band, acc, true);
+    } else {
+        // Wide (conv's im2col GEMMs: few output channels, many pixels): too few rows to split,
+        // so split C into column ranges, each a whole independent GEMM with its own packing.
+        let width = n.div_ceil(threads * RANGES_PER_THREAD).next_multiple_of(NR);
+        let ranges = n.div_ceil(width);
+        // pieces[r·m + i] = columns r·width.. of row i: each range's rows are adjacent.
+        let mut pieces: Vec<&mut [f32]> =
+            std::iter::repeat_with(Default::default).take(ranges * m).collect();
+        for (i, row) in c.chunks_mut(n).enumerate() {
+            for (r, piece) in row.chunks_mut(width).enumerate() {
+                pieces[r * m + i] = piece;
+            }
+        }
+        pieces.par_chunks_mut(m).enumerate().for_each(|(r, rows)| {
+            let cols = r * width..((r + 1) * width).min(n);
+            nest(a, bt, cols, Out::Pieces(rows), MC, acc, false);
+        });
+    }
+}
+
+/// Loops 5 to 1 for the columns `cols` of C (all rows); `out` holds those columns of every row.
+/// Loop 3 walks bands of `band` rows, on the rayon pool when `parallel`.
+fn nest(
+    a: MatRef,
+    bt: MatRef,
+    cols: Range<usize>,
+    mut out: Out,
+    band: usize,
+    acc: Accumulate,
+    parallel: bool,
+) {
+    let k = a.cols();
+    with_buffer(&B_PACK, |b_buf| {
+        // loop 5: NC columns at a time; B~ (KC×NC) stays in L3.
+        for jc in cols.clone().step_by(NC) {
+            let nc = NC.min(cols.end - jc);
+            // loop 4: KC steps of the sum at a time; both packed blocks hold only these steps.
+            for pc in (0..k).step_by(KC) {
+                let depth = pc..k.min(pc + KC);
+                let kc = depth.len();
+                // b_packed: [nc/NR panels][kc][NR], zero columns past the edge of C.
+                let b_packed = aligned(b_buf, nc.div_ceil(NR) * NR * kc);
+                let pack_b = |(q, dst): (usize, &mut [f32])| {
+                    pack::panel::<NR>(bt, jc + q * NR, depth.clone(), dst);
+                };
+                if parallel {
+                    b_packed.par_chunks_mut(NR * kc).enumerate().for_each(pack_b);
+                } else {
+                    b_packed.chunks_mut(NR * kc).enumerate().for_each(pack_b);
+                }
+                let b_packed = &*b_packed;
+                // The first block of the sum decides between = and +=; later ones add.
+                let mode = if pc == 0 { acc } else { Accumulate::Add };
+                // loop 3: bands of rows; A~ (band×KC) stays in L2.
+                out.for_each_band(band, parallel, |q, rows| {
+                    let block =
+                        Block { row0: q * band, depth: depth.clone(), col0: jc - cols.start };
+                    macro_kernel(a, &block, b_packed, rows, mode);
+                });
+            }
+        }
+    });
+}
+
+/// Where one macro-kernel call works: op(A) rows from `row0`, sum steps `depth`, and the local
+/// column (within the task's `Out` rows) of B~'s first column.
+struct Block {
+    row0: usize,
+    depth: Range<usize>,
+    col0: usize,
+}
+
+/// Loops 2 and 1: packs A~ for the rows of `out`, then runs the kernel over every (B~ panel,
+/// A~ panel) pair and stores each tile's valid part into `out`.
+fn macro_kernel(a: MatRef, block: &Block, b_packed: &[f32], mut out: Out, mode: Accumulate) {
+    let mc = out.rows();
+    let kc = block.depth.len();
+    with_buffer(&A_PACK, |a_buf| {
+        // a_packed: [mc/MR panels][kc][MR], zero rows past the edge of C.
+        let a_packed = aligned(a_buf, mc.div_ceil(MR) * MR * kc);
+        for (q, dst) in a_packed.chunks_mut(MR * kc).enumerate() {
+            pack::panel::<MR>(a, block.row0 + q * MR, block.depth.clone(), dst);
+        }
+        let a_packed = &*a_packed;
+        let mut tile = [[0.0f32; NR]; MR];
+        // loop 2: one B~ micro-panel (kc×NR) at a time, reused from L1 by every A~ panel.
+        for (jr, b_panel) in b_packed.chunks_exact(NR * kc).enumerate() {
+            let col = block.col0 + jr * NR;
+            let width = out.row(0).len().min(col + NR) - col;
+            // loop 1: one A~ micro-panel (MR×kc) at a time.
+            for (ir, a_panel) in a_packed.chunks_exact(MR * kc).enumerate() {
+                kernel::tile(a_panel, b_panel, &mut tile);
+                let height = MR.min(mc - ir * MR);
+                for (r, tile_r) in tile[..height].iter().enumerate() {
+                    let c_r = &mut out.row(ir * MR + r)[col..col + width];
+                    match mode {
+                        Accumulate::Overwrite => c_r.copy_from_slice(&tile_r[..width]),
+                        Accumulate::Add => {
+                            for (c, t) in c_r.iter_mut().zip(tile_r) {
+                                *c += t;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,228 @@
+//! GEMM tests: the packed path equals the f64 triple loop over shapes chosen to hit every edge
+//! of the blocking (1, primes, just off MR/NR/the SIMD width and just off MC/KC/NC), in all four
+//! transpose combinations and both accumulate modes; results do not depend on the thread count;
+//! bad lengths are rejected with an error naming gemm.
+
+use super::kernel::{LANES, MR, NR};
+use super::loops::{KC, MC, NC};
+use super::*;
+use crate::Rng;
+use proptest::prelude::*;
+
+/// `len` uniform values in [-1, 1) from a seeded stream.
+fn random(len: usize, rng: &mut Rng) -> Vec<f32> {
+    (0..len).map(|_| rng.uniform(-1.0, 1.0)).collect()
+}
+
+fn widen(x: &[f32]) -> Vec<f64> {
+    x.iter().map(|&v| f64::from(v)).collect()
+}
+
+/// Largest |got − want|, as f64.
+fn max_error(got: &[f32], want: &[f64]) -> f64 {
+    got.iter().zip(want).map(|(&g, &w)| (f64::from(g) - w).abs()).fold(0.0, f64::max)
+}
+
+/// One random problem: A, B and a C whose initial values are random (`Add`) or NaN
+/// (`Overwrite`: any read of the old C would poison the result).
+struct Case {
+    dims: GemmDims,
+    ta: Transpose,
+    tb: Transpose,
+    acc: Accumulate,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+}
+
+impl Case {
+    fn new(dims: GemmDims, ta: Transpose, tb: Transpose, acc: Accumulate, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let GemmDims { m, n, k } = dims;
+        let c = match acc {
+            Accumulate::Overwrite => vec![f32::NAN; m * n],
+            Accumulate::Add => random(m * n, &mut rng),
+        };
+        Self { dims, ta, tb, acc, a: random(m * k, &mut rng), b: random(k * n, &mut rng), c }
+    }
+
+    /// The fast path's C.
+    fn run(&self) -> Vec<f32> {
+        let mut c = self.c.clone();
+        gemm(self.dims, &self.a, self.ta, &self.b, self.tb, &mut c, self.acc)
+            .expect("lengths match by construction");
+        c
+    }
+
+    /// The reference C, computed in f64 from the same f32 inputs.
+    fn want(&self) -> Vec<f64> {
+        let mut c = widen(&self.c);
+        let (a, b) = (widen(&self.a), widen(&self.b));
+        reference::gemm(self.dims, &a, self.ta, &b, self.tb, &mut c, self.acc);
+        c
+    }
+
+    /// Error allowed against the f64 result: f32 rounding grows at most linearly with the
+    /// length of the sum (|a|, |b|, |c| ≤ 1 here), and FMA vs separate rounding must both pass.
+    fn tolerance(&self) -> f64 {
+        2e-6 * (self.dims.k as f64 + 2.0)
+    }
+}
+
+/// Sizes that sit on the edges of the blocking, plus small primes and 1.
+fn edge_size(block: usize) -> impl Strategy<Value = usize> {
+    prop_oneof![
+        1..=12usize,
+        prop::sample::select(vec![
+            13,
+            17,
+            31,
+            LANES - 1,
+            LANES + 1,
+            MR - 1,
+            MR + 1,
+            2 * MR + 1,
+            NR - 1,
+            NR,
+            NR + 1,
+            block - 1,
+            block,
+            block + 1,
+        ]),
+    ]
+}
+
+fn transpose() -> impl Strategy<Value = Transpose> {
+    prop_oneof![Just(Transpose::No), Just(Transpose::Yes)]
+}
+
+fn accumulate() -> impl Strategy<Value = Accumulate> {
+    prop_oneof![Just(Accumulate::Overwrite), Just(Accumulate::Add)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn packed_gemm_equals_the_triple_loop(
+        m in edge_size(MC),
+        n in edge_size(NC),
+        k in edge_size(KC),
+        ta in transpose(),
+        tb in transpose(),
+        acc in accumulate(),
+        seed in any::<u64>(),
+    ) {
+        // Keep each case under ~2M multiply-adds so the suite stays fast.
+        prop_assume!(m * n * k <= 2_000_000);
+        let case = Case::new(GemmDims::new(m, n, k), ta, tb, acc, seed);
+        let err = max_error(&case.run(), &case.want());
+        prop_assert!(err <= case.tolerance(), "m={m} n={n} k={k} {ta:?} {tb:?} {acc:?}: error {err}");
+    }
+}
+
+/// The parallel split (row bands when m ≥ n, column ranges otherwise) must not change a single
+/// bit, because no thread ever takes part of another's sum.
+#[test]
+fn results_are_bit_identical_for_any_thread_count() {
+    let shapes = [
+        (GemmDims::new(301, 97, 2 * KC + 3), Transpose::No, Transpose::No), // row bands, 3 pc blocks
+        (GemmDims::new(19, 1201, 300), Transpose::Yes, Transpose::No),      // column ranges
+        (GemmDims::new(64, NC + 45, 27), Transpose::No, Transpose::Yes),    // ranges across NC
+    ];
+    let pools: Vec<rayon::ThreadPool> = [1, 2, 3]
+        .iter()
+        .map(|&t| rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("thread pool"))
+        .collect();
+    for (i, &(dims, ta, tb)) in shapes.iter().enumerate() {
+        assert!(dims.m * dims.n * dims.k >= 1 << 21, "shape {i} must take the parallel path");
+        for acc in [Accumulate::Overwrite, Accumulate::Add] {
+            let case = Case::new(dims, ta, tb, acc, i as u64);
+            let runs: Vec<Vec<u32>> = pools
+                .iter()
+                .map(|pool| pool.install(|| case.run()).iter().map(|v| v.to_bits()).collect())
+                .collect();
+            assert!(runs[0] == runs[1], "shape {i} {acc:?}: 1 and 2 threads differ");
+            assert!(runs[0] == runs[2], "shape {i} {acc:?}: 1 and 3 threads differ");
+            assert!(max_error(&case.run(), &case.want()) <= case.tolerance());
+        }
+    }
+}
+
+#[test]
+fn reference_matches_a_hand_computed_product() {
+    // A = [[1, 2, 3], [4, 5, 6]], B = [[7, 8], [9, 10], [11, 12]]:
+    // A·B = [[1·7 + 2·9 + 3·11, 1·8 + 2·10 + 3·12], [4·7 + 5·9 + 6·11, 4·8 + 5·10 + 6·12]].
+    let a = [1.0f64, 2., 3., 4., 5., 6.];
+    let b = [7.0f64, 8., 9., 10., 11., 12.];
+    let want = [58.0, 64.0, 139.0, 154.0];
+    let dims = GemmDims::new(2, 2, 3);
+    let mut c = [0.0f64; 4];
+    reference::gemm(dims, &a, Transpose::No, &b, Transpose::No, &mut c, Accumulate::Overwrite);
+    assert_eq!(c, want);
+    // The same product from Aᵀ (3×2) and Bᵀ (2×3) stored transposed.
+    let a_t = [1.0f64, 4., 2., 5., 3., 6.];
+    let b_t = [7.0f64, 9., 11., 8., 10., 12.];
+    let mut c = [1.0f64; 4];
+    reference::gemm(dims, &a_t, Transpose::Yes, &b_t, Transpose::Yes, &mut c, Accumulate::Add);
+    assert_eq!(c, want.map(|v| v + 1.0));
+}
+
+#[test]
+fn empty_sums_zero_or_keep_c() {
+    let dims = GemmDims::new(2, 3, 0);
+    let mut c = vec![f32::NAN; 6];
+    gemm(dims, &[], Transpose::No, &[], Transpose::No, &mut c, Accumulate::Overwrite).unwrap();
+    assert_eq!(c, vec![0.0; 6]);
+    let mut c = vec![5.0; 6];
+    gemm(dims, &[], Transpose::No, &[], Transpose::No, &mut c, Accumulate::Add).unwrap();
+    assert_eq!(c, vec![5.0; 6]);
+}
+
+#[test]
+fn wrong_lengths_name_gemm_and_the_shape() {
+    let dims = GemmDims::new(4, 5, 3);
+    let (a, b, mut c) = (vec![0.0; 12], vec![0.0; 15], vec![0.0; 20]);
+    let ok = gemm(dims, &a, Transpose::Yes, &b, Transpose::No, &mut c, Accumulate::Add);
+    assert_eq!(ok, Ok(()));
+    // B stored transposed is n×k = 5×3: 15 elements, so give 14.
+    let err = gemm(dims, &a, Transpose::No, &b[..14], Transpose::Yes, &mut c, Accumulate::Add)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TensorError::LengthMismatch { op: "gemm", shape: vec![5, 3], expected: 15, got: 14 }
+    );
+    assert!(err.to_string().starts_with("gemm: shape [5, 3]"), "{err}");
+    let err = gemm(dims, &a[..11], Transpose::Yes, &b, Transpose::No, &mut c, Accumulate::Add)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TensorError::LengthMismatch { op: "gemm", shape: vec![3, 4], expected: 12, got: 11 }
+    );
+    let err = gemm(dims, &a, Transpose::No, &b, Transpose::No, &mut c[..19], Accumulate::Add)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TensorError::LengthMismatch { op: "gemm", shape: vec![4, 5], expected: 20, got: 19 }
+    );
+}
+
+#[test]
+fn overflowing_sizes_are_rejected() {
+    let dims = GemmDims::new(usize::MAX, 2, 2);
+    let err = gemm(dims, &[], Transpose::No, &[0.0; 4], Transpose::No, &mut [], Accumulate::Add)
+        .unwrap_err();
+    assert!(matches!(err, TensorError::InvalidParameter { op: "gemm", .. }), "{err}");
+}
+
+#[test]
+fn matmul_multiplies_and_checks_shapes() {
+    let a = Tensor::from_vec(&[2, 3], vec![1., 2., 3., 4., 5., 6.]).unwrap();
+    let b = Tensor::from_vec(&[3, 2], vec![7., 8., 9., 10., 11., 12.]).unwrap();
+    let c = matmul(&a, &b).unwrap();
+    assert_eq!(c.dims(), &[2, 2]);
+    assert_eq!(c.data(), &[58.0, 64.0, 139.0, 154.0]);
+    assert!(matches!(matmul(&a, &a), Err(TensorError::ShapeMismatch { op: "matmul", .. })));
+    let v = Tensor::zeros(&[3]);
+    assert!(matches!(matmul(&a, &v), Err(TensorError::WrongRank { op: "matmul", .. })));
+}
