@@ -1,1 +1,36 @@
-//! augment (under construction in this session).
+//! # augment
+//!
+//! The data side of astroconv: the paper's image augmentations with torchvision's semantics,
+//! image-folder loading, train/validation/test splits and seeded, parallel batches.
+//!
+//! - [`Image`]: one RGB image, planar f32 `[3, H, W]`, values in `[0, 1]`.
+//! - [`transforms`]: each transform a pure function of (image, parameters); random ones have a
+//!   limits type with `sample(…, &mut Rng)`. Golden tests pin them to torchvision.
+//! - [`Pipeline`] / [`AugmentPreset`]: transforms with probabilities; presets `none`, `paper`,
+//!   `default`.
+//! - [`folder`]: ImageFolder loading (parallel decode, bad-file policy, `manifest.csv`).
+//! - [`split`]: manifest or seeded stratified split that keeps each object's files together.
+//! - [`batch`]: NCHW batches augmented in parallel, with randomness keyed by
+//!   `(seed, epoch, sample)`, so results do not depend on thread count or batch order.
+//! - [`expand`]: the paper's offline expansion, and preview grids.
+//!
+//! Library code takes every `Rng` explicitly; seeds belong to the trainer.
+
+#![forbid(unsafe_code)]
+
+pub mod batch;
+mod error;
+pub mod expand;
+pub mod folder;
+mod image;
+pub mod pipeline;
+pub mod split;
+pub mod transforms;
+
+pub use batch::{augment_sample, balanced_epoch, make_batch, shuffled_epoch};
+pub use error::AugmentError;
+pub use expand::{expand, preview_grid};
+pub use folder::{BadImagePolicy, Dataset, LoadOptions, LoadSize, Sample, SkippedFile, load};
+pub use image::{CHANNELS, Image, stack};
+pub use pipeline::{AugmentPreset, Pipeline, Step, Transform};
+pub use split::{Part, Split, SplitFractions};

@@ -1,0 +1,341 @@
+//! `Pipeline`: a list of transforms, each applied with a probability (torchvision's `Compose` of
+//! `RandomApply`s), and the three presets the trainer offers.
+//!
+//! A pipeline holds *limits*; [`Pipeline::apply`] draws concrete parameters from the `Rng` it is
+//! given, one step at a time. Each step first draws its coin (even when `p = 1`, so changing one
+//! probability does not shift the randomness of the steps after it), then its parameters.
+
+use crate::transforms::blur::{GaussianBlur, gaussian_blur};
+use crate::transforms::color::{ColorJitter, color_jitter, invert, rgb_to_grayscale};
+use crate::transforms::erase::{EraseValue, RandomErasing, erase};
+use crate::transforms::geometry::{
+    QuarterTurns, center_crop, flip_horizontal, flip_vertical, rotate90,
+};
+use crate::transforms::noise::{GaussianNoise, gaussian_noise};
+use crate::transforms::normalize::{Normalize, normalize};
+use crate::transforms::perspective::{RandomPerspective, perspective};
+use crate::transforms::resize::resize_shorter_side;
+use crate::transforms::resized_crop::{RandomResizedCrop, resized_crop};
+use crate::{AugmentError, Image};
+use tensor::Rng;
+
+/// One transform with its sampling limits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transform {
+    /// Shorter side to this many pixels, aspect kept ([`resize_shorter_side`]).
+    ResizeShorterSide(usize),
+    /// Central square of this side ([`center_crop`]).
+    CenterCrop(usize),
+    /// [`RandomResizedCrop`] (zoom in and, with `scale.1 > 1`, out).
+    RandomResizedCrop(RandomResizedCrop),
+    /// Mirror left–right.
+    FlipHorizontal,
+    /// Mirror top–bottom.
+    FlipVertical,
+    /// Rotate by 0, 90, 180 or 270° (uniformly).
+    Rotate90,
+    /// [`GaussianBlur`].
+    GaussianBlur(GaussianBlur),
+    /// [`ColorJitter`].
+    ColorJitter(ColorJitter),
+    /// `1 − x`.
+    Invert,
+    /// Gray in all three channels.
+    Grayscale,
+    /// [`RandomPerspective`].
+    Perspective(RandomPerspective),
+    /// [`RandomErasing`] (cutout).
+    Erase(RandomErasing),
+    /// [`GaussianNoise`].
+    GaussianNoise(GaussianNoise),
+    /// [`Normalize`] (leaves `[0, 1]`; put it last).
+    Normalize(Normalize),
+}
+
+impl Transform {
+    fn validate(&self) -> Result<(), AugmentError> {
+        match self {
+            Self::ResizeShorterSide(0) | Self::CenterCrop(0) => {
+                Err(AugmentError::bad("Pipeline", "a resize or crop size of 0"))
+            }
+            Self::RandomResizedCrop(t) => t.validate(),
+            Self::GaussianBlur(t) => t.validate(),
+            Self::ColorJitter(t) => t.validate(),
+            Self::Perspective(t) => t.validate(),
+            Self::Erase(t) => t.validate(),
+            Self::GaussianNoise(t) => t.validate(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Draws this transform's parameters from `rng` and applies them.
+    fn apply(&self, img: &Image, rng: &mut Rng) -> Result<Image, AugmentError> {
+        Ok(match self {
+            Self::ResizeShorterSide(size) => resize_shorter_side(img, *size)?,
+            Self::CenterCrop(size) => center_crop(img, *size, *size)?,
+            Self::RandomResizedCrop(t) => {
+                let b = t.sample(img.width(), img.height(), rng);
+                resized_crop(img, &b, t.size)?
+            }
+            Self::FlipHorizontal => flip_horizontal(img),
+            Self::FlipVertical => flip_vertical(img),
+            Self::Rotate90 => rotate90(img, QuarterTurns::ALL[rng.below(4)]),
+            Self::GaussianBlur(t) => gaussian_blur(img, &t.sample(rng))?,
+            Self::ColorJitter(t) => color_jitter(img, &t.sample(rng)),
+            Self::Invert => invert(img),
+            Self::Grayscale => rgb_to_grayscale(img),
+            Self::Perspective(t) => perspective(img, &t.sample(img.width(), img.height(), rng))?,
+            Self::Erase(t) => match t.sample(img.width(), img.height(), rng) {
+                Some(p) => erase(img, &p),
+                None => img.clone(),
+            },
+            Self::GaussianNoise(t) => gaussian_noise(img, &t.sample(rng)),
+            Self::Normalize(t) => normalize(img, t),
+        })
+    }
+}
+
+/// A transform applied with probability `p` (torchvision's `RandomApply([t], p)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Probability in `[0, 1]` that the transform runs.
+    pub p: f32,
+    /// The transform.
+    pub transform: Transform,
+}
+
+impl Step {
+    /// A step that always runs.
+    pub fn always(transform: Transform) -> Self {
+        Self { p: 1.0, transform }
+    }
+
+    /// A step that runs with probability `p`.
+    pub fn maybe(p: f32, transform: Transform) -> Self {
+        Self { p, transform }
+    }
+}
+
+/// A validated list of steps, applied in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    steps: Vec<Step>,
+}
+
+impl Pipeline {
+    /// Checks every probability is in `[0, 1]` and every transform's limits are valid.
+    ///
+    /// # Errors
+    /// [`AugmentError::BadParameter`] naming the first bad step.
+    pub fn new(steps: Vec<Step>) -> Result<Self, AugmentError> {
+        for (i, s) in steps.iter().enumerate() {
+            if !(0.0..=1.0).contains(&s.p) {
+                return Err(AugmentError::bad(
+                    "Pipeline",
+                    format!("step {i}: probability {} not in [0, 1]", s.p),
+                ));
+            }
+            s.transform.validate()?;
+        }
+        Ok(Self { steps })
+    }
+
+    /// The steps.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Runs the steps in order: for each, draw the coin `u < p`, and if it lands, draw the
+    /// transform's parameters and apply it. Same `rng` state in → same image out.
+    ///
+    /// # Errors
+    /// Only for inputs a transform cannot handle (e.g. degenerate user-supplied geometry);
+    /// sampled parameters of a validated pipeline always apply.
+    pub fn apply(&self, img: &Image, rng: &mut Rng) -> Result<Image, AugmentError> {
+        let mut out = img.clone();
+        for step in &self.steps {
+            if rng.bernoulli(step.p) {
+                out = step.transform.apply(&out, rng)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The augmentation presets the trainer offers (`--augment none|paper|default`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AugmentPreset {
+    /// No augmentation: shorter side to `size`, then the central `size × size` square.
+    /// Also the evaluation pipeline of the other two.
+    None,
+    /// The paper's list: centre crop, Gaussian blur, colour jitter, random invert, horizontal
+    /// flip, perspective, cutout. The paper names the transforms, not their parameters, so each
+    /// uses torchvision's defaults where it has them (see [`AugmentPreset::pipeline`]).
+    Paper,
+    /// What we expect to generalise best on telescope images (reasons in
+    /// [`AugmentPreset::pipeline`]).
+    Default,
+}
+
+impl std::str::FromStr for AugmentPreset {
+    type Err = AugmentError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Self::None),
+            "paper" => Ok(Self::Paper),
+            "default" => Ok(Self::Default),
+            other => Err(AugmentError::bad(
+                "AugmentPreset",
+                format!("unknown preset {other:?} (expected none, paper or default)"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for AugmentPreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Paper => "paper",
+            Self::Default => "default",
+        })
+    }
+}
+
+impl AugmentPreset {
+    /// The preset as a pipeline producing `size × size` images.
+    ///
+    /// **Paper** (torchvision defaults unless noted):
+    /// 1. shorter side → `size`, centre crop `size` (the paper centre-cropped to 224);
+    /// 2. `GaussianBlur(5, σ ∈ [0.1, 2])`, always (torchvision's `GaussianBlur` has no `p`);
+    /// 3. `ColorJitter(0.4, 0.4, 0.4, 0.1)`, always (the paper gives no amounts; these are the
+    ///    common ImageNet-recipe values);
+    /// 4. `RandomInvert(p = 0.5)`; 5. `RandomHorizontalFlip(p = 0.5)`;
+    /// 6. `RandomPerspective(0.5, p = 0.5)`; 7. `RandomErasing(p = 0.5, scale (0.02, 0.33),
+    ///    ratio (0.3, 3.3), value 0)`.
+    ///
+    /// **Default**, for telescope images:
+    /// 1. `RandomResizedCrop(size, scale (0.25, 2.0), ratio (3/4, 4/3))`: zoom in up to 2× and
+    ///    *out* to about 0.7×, so an object's class does not hang on how much of the frame it
+    ///    fills (every galaxy photo in the data shows one big galaxy; surveys show small ones);
+    /// 2. flips both ways (p = 0.5 each) and a uniform 0/90/180/270° rotation: the sky has no up;
+    /// 3. `ColorJitter(0.3, 0.3, 0.3, 0.05)` with p = 0.8: exposure and stretch differ between
+    ///    telescopes, but hue stays small because colour carries class information (red H-α
+    ///    nebulae);
+    /// 4. grayscale with p = 0.2: the only gray images are moon phases, so without this the
+    ///    network learns "gray = solar system";
+    /// 5. `GaussianBlur(5, σ ∈ [0.1, 1.5])` with p = 0.3: seeing and focus;
+    /// 6. Gaussian noise, σ ∈ [0, 0.03], p = 0.3: sensor noise, and it breaks the "clean black
+    ///    background = rendered planet" shortcut;
+    /// 7. cutout, p = 0.25, scale (0.02, 0.15), black: occluded or cropped objects.
+    ///
+    /// Left out on purpose: invert (a white sky never occurs in telescope images, so it teaches
+    /// nothing useful and adds a new cue) and perspective (sky images are not taken at an angle;
+    /// rotation and zoom already cover the geometry).
+    ///
+    /// # Errors
+    /// [`AugmentError::BadParameter`] when `size == 0`.
+    pub fn pipeline(self, size: usize) -> Result<Pipeline, AugmentError> {
+        use Transform as T;
+        let mut steps = vec![];
+        match self {
+            Self::None => {
+                steps.push(Step::always(T::ResizeShorterSide(size)));
+                steps.push(Step::always(T::CenterCrop(size)));
+            }
+            Self::Paper => {
+                steps.push(Step::always(T::ResizeShorterSide(size)));
+                steps.push(Step::always(T::CenterCrop(size)));
+                steps.push(Step::always(T::GaussianBlur(GaussianBlur {
+                    kernel_size: 5,
+                    sigma: (0.1, 2.0),
+                })));
+                steps.push(Step::always(T::ColorJitter(ColorJitter::new(0.4, 0.4, 0.4, 0.1)?)));
+                steps.push(Step::maybe(0.5, T::Invert));
+                steps.push(Step::maybe(0.5, T::FlipHorizontal));
+                steps.push(Step::maybe(
+                    0.5,
+                    T::Perspective(RandomPerspective { distortion_scale: 0.5, fill: 0.0 }),
+                ));
+                steps.push(Step::maybe(
+                    0.5,
+                    T::Erase(RandomErasing {
+                        scale: (0.02, 0.33),
+                        ratio: (0.3, 3.3),
+                        value: EraseValue::Constant([0.0; 3]),
+                    }),
+                ));
+            }
+            Self::Default => {
+                steps.push(Step::always(T::RandomResizedCrop(RandomResizedCrop {
+                    size,
+                    scale: (0.25, 2.0),
+                    ratio: (3.0 / 4.0, 4.0 / 3.0),
+                })));
+                steps.push(Step::maybe(0.5, T::FlipHorizontal));
+                steps.push(Step::maybe(0.5, T::FlipVertical));
+                steps.push(Step::always(T::Rotate90));
+                steps
+                    .push(Step::maybe(0.8, T::ColorJitter(ColorJitter::new(0.3, 0.3, 0.3, 0.05)?)));
+                steps.push(Step::maybe(0.2, T::Grayscale));
+                steps.push(Step::maybe(
+                    0.3,
+                    T::GaussianBlur(GaussianBlur { kernel_size: 5, sigma: (0.1, 1.5) }),
+                ));
+                steps.push(Step::maybe(
+                    0.3,
+                    T::GaussianNoise(GaussianNoise { mean: 0.0, sigma: (0.0, 0.03) }),
+                ));
+                steps.push(Step::maybe(
+                    0.25,
+                    T::Erase(RandomErasing {
+                        scale: (0.02, 0.15),
+                        ratio: (0.3, 3.3),
+                        value: EraseValue::Constant([0.0; 3]),
+                    }),
+                ));
+            }
+        }
+        Pipeline::new(steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::test_image;
+
+    #[test]
+    fn presets_give_square_in_range_images_and_are_reproducible() {
+        let img = test_image(40, 30, 8);
+        for preset in [AugmentPreset::None, AugmentPreset::Paper, AugmentPreset::Default] {
+            let pipe = preset.pipeline(16).unwrap();
+            for index in 0..10 {
+                let out = pipe.apply(&img, &mut Rng::keyed(5, &[0, index])).unwrap();
+                assert_eq!((out.width(), out.height()), (16, 16), "{preset}");
+                assert!(out.data().iter().all(|v| (0.0..=1.0).contains(v)), "{preset}");
+                let again = pipe.apply(&img, &mut Rng::keyed(5, &[0, index])).unwrap();
+                assert_eq!(out, again);
+            }
+            assert_eq!(preset.to_string().parse::<AugmentPreset>().unwrap(), preset);
+        }
+        assert!(AugmentPreset::Default.pipeline(0).is_err());
+        assert!("fancy".parse::<AugmentPreset>().is_err());
+    }
+
+    #[test]
+    fn probabilities_are_checked_and_respected() {
+        assert!(Pipeline::new(vec![Step::maybe(1.5, Transform::Invert)]).is_err());
+        let img = test_image(4, 4, 1);
+        let never = Pipeline::new(vec![Step::maybe(0.0, Transform::Invert)]).unwrap();
+        let half = Pipeline::new(vec![Step::maybe(0.5, Transform::Invert)]).unwrap();
+        let mut rng = Rng::new(3);
+        let mut inverted = 0;
+        for _ in 0..1000 {
+            assert_eq!(never.apply(&img, &mut rng).unwrap(), img);
+            inverted += usize::from(half.apply(&img, &mut rng).unwrap() != img);
+        }
+        assert!((420..580).contains(&inverted), "{inverted}");
+    }
+}

@@ -1,0 +1,184 @@
+//! Train / validation / test splits that keep every *group* (one astronomical object, which may
+//! have several files, e.g. mosaic tiles) on one side, so no object is both trained and tested on.
+//!
+//! With a `manifest.csv`, its `split` column is used as is. Otherwise the split is stratified and
+//! seeded: within each class, the class's groups are shuffled (`Rng::keyed(seed, &[class])`) and
+//! handed out one by one to whichever part is furthest below its target share of the class's
+//! samples. The result depends only on the file names, classes, fractions and seed.
+
+use crate::AugmentError;
+use crate::folder::Dataset;
+use std::collections::BTreeMap;
+use tensor::Rng;
+
+/// The three parts of a split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// Training set.
+    Train,
+    /// Validation set (model selection, early stopping).
+    Val,
+    /// Test set (reported once).
+    Test,
+}
+
+impl std::str::FromStr for Part {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "train" => Ok(Self::Train),
+            "val" => Ok(Self::Val),
+            "test" => Ok(Self::Test),
+            other => Err(format!("split {other:?} is not one of train, val, test")),
+        }
+    }
+}
+
+/// The group of a file from its stem: the stem with one trailing tile suffix removed, where a
+/// tile suffix is `-` or `_` followed by one or two digits. `barnard_loop-3` → `barnard_loop`,
+/// `sh2-1-2` → `sh2-1`, `ic2118_1` → `ic2118`; `m31` and `ngc_1976` (four digits: a catalogue
+/// number, not a tile) stay as they are. Only used without a manifest; it can merge distinct
+/// objects into one group (harmless: a coarser split), never split one.
+pub fn group_of(stem: &str) -> String {
+    let bytes = stem.as_bytes();
+    let digits = bytes.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    if (1..=2).contains(&digits) && bytes.len() > digits + 1 {
+        let sep = bytes[bytes.len() - digits - 1];
+        if sep == b'-' || sep == b'_' {
+            return stem[..stem.len() - digits - 1].to_string();
+        }
+    }
+    stem.to_string()
+}
+
+/// Target shares of the three parts; they must be ≥ 0 and sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SplitFractions {
+    /// Training share.
+    pub train: f32,
+    /// Validation share.
+    pub val: f32,
+    /// Test share.
+    pub test: f32,
+}
+
+impl Default for SplitFractions {
+    /// 0.70 / 0.15 / 0.15.
+    fn default() -> Self {
+        Self { train: 0.70, val: 0.15, test: 0.15 }
+    }
+}
+
+/// Sample indices (into `Dataset::samples`) of each part, each sorted ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Split {
+    /// Training samples.
+    pub train: Vec<usize>,
+    /// Validation samples.
+    pub val: Vec<usize>,
+    /// Test samples.
+    pub test: Vec<usize>,
+}
+
+impl Split {
+    /// The manifest's split when every sample has one, else [`Split::stratified`].
+    ///
+    /// # Errors
+    /// As [`Split::stratified`].
+    pub fn from_dataset(
+        ds: &Dataset,
+        fractions: SplitFractions,
+        seed: u64,
+    ) -> Result<Self, AugmentError> {
+        if !ds.is_empty() && ds.samples.iter().all(|s| s.split.is_some()) {
+            let mut split = Self::default();
+            for (i, s) in ds.samples.iter().enumerate() {
+                split.part_mut(s.split.expect("checked above")).push(i);
+            }
+            return Ok(split);
+        }
+        Self::stratified(ds, fractions, seed)
+    }
+
+    /// The seeded stratified group split (module docs).
+    ///
+    /// # Errors
+    /// [`AugmentError::BadParameter`] when a fraction is negative or they do not sum to 1.
+    pub fn stratified(
+        ds: &Dataset,
+        fractions: SplitFractions,
+        seed: u64,
+    ) -> Result<Self, AugmentError> {
+        let f = [fractions.train, fractions.val, fractions.test];
+        if f.iter().any(|x| x.is_nan() || *x < 0.0) || (f.iter().sum::<f32>() - 1.0).abs() > 1e-3 {
+            return Err(AugmentError::bad(
+                "Split::stratified",
+                format!("fractions {f:?} must be >= 0 and sum to 1"),
+            ));
+        }
+        // group name → its samples; a group belongs to the class of its first sample.
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, s) in ds.samples.iter().enumerate() {
+            groups.entry(&s.group).or_default().push(i);
+        }
+        let mut split = Self::default();
+        for class in 0..ds.classes.len() {
+            let mut members: Vec<&Vec<usize>> =
+                groups.values().filter(|idx| ds.samples[idx[0]].class == class).collect();
+            Rng::keyed(seed, &[class as u64]).shuffle(&mut members);
+            let total: usize = members.iter().map(|m| m.len()).sum();
+            let mut counts = [0usize; 3];
+            for m in members {
+                // The part furthest below its target takes the group (ties: train, val, test).
+                let deficit = |p: usize| f[p] * total as f32 - counts[p] as f32;
+                let part =
+                    (0..3).fold(0, |best, p| if deficit(p) > deficit(best) { p } else { best });
+                counts[part] += m.len();
+                split.part_mut([Part::Train, Part::Val, Part::Test][part]).extend(m);
+            }
+        }
+        for part in [&mut split.train, &mut split.val, &mut split.test] {
+            part.sort_unstable();
+        }
+        Ok(split)
+    }
+
+    /// The indices of one part.
+    pub fn part(&self, part: Part) -> &[usize] {
+        match part {
+            Part::Train => &self.train,
+            Part::Val => &self.val,
+            Part::Test => &self.test,
+        }
+    }
+
+    fn part_mut(&mut self, part: Part) -> &mut Vec<usize> {
+        match part {
+            Part::Train => &mut self.train,
+            Part::Val => &mut self.val,
+            Part::Test => &mut self.test,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_of_strips_only_short_tile_suffixes() {
+        for (stem, want) in [
+            ("barnard_loop-3", "barnard_loop"),
+            ("sh2-1-2", "sh2-1"),
+            ("ic2118_1", "ic2118"),
+            ("smc29-12", "smc29"),
+            ("m31", "m31"),
+            ("ngc_1976", "ngc_1976"),
+            ("-1", "-1"),
+            ("rho-a1", "rho-a1"),
+        ] {
+            assert_eq!(group_of(stem), want, "{stem}");
+        }
+    }
+}
