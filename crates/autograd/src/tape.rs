@@ -425,3 +425,68 @@ pub(crate) fn copy_into(src: &Tensor, dst: &mut Tensor) {
     dst.resize_for_overwrite(src.dims());
     dst.data_mut().copy_from_slice(src.data());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::{CrossEntropyOptions, softmax_cross_entropy};
+    use crate::nn::{
+        BatchNorm2d, Conv2d, Conv2dParams, Dropout, Flatten, GlobalAvgPool, Linear, MaxPool2d,
+        Module, ReLU, Sequential,
+    };
+    use tensor::Rng;
+
+    /// (address, capacity) of every buffer the tape owns, in a fixed order.
+    fn buffers(tape: &Tape) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut note = |t: &Tensor| out.push((t.data().as_ptr() as usize, t.len()));
+        for node in &tape.nodes {
+            note(&node.value);
+            note(&node.grad);
+            note(&node.saved.tensor);
+            note(&node.saved.stats.mean);
+            note(&node.saved.stats.var);
+        }
+        for spare in &tape.spares {
+            note(spare);
+        }
+        out.extend(tape.nodes.iter().map(|n| (n.saved.indices.as_ptr() as usize, 0)));
+        out
+    }
+
+    /// After the first step, a step that records the same graph reuses every tape buffer: same
+    /// addresses, same sizes, no node added.
+    #[test]
+    fn steady_state_steps_reuse_every_buffer() {
+        let mut rng = Rng::new(1);
+        let same = Conv2dParams { stride: 1, padding: 1 };
+        let mut model = Sequential::new(vec![
+            Box::new(Conv2d::new(3, 4, 3, same, crate::init::Init::KaimingNormal, &mut rng)),
+            Box::new(BatchNorm2d::new(4)),
+            Box::new(ReLU),
+            Box::new(MaxPool2d::new(2, 2)),
+            Box::new(Dropout::new(0.5, Rng::new(2)).expect("valid p")),
+            Box::new(Conv2d::new(4, 4, 3, same, crate::init::Init::KaimingNormal, &mut rng)),
+            Box::new(GlobalAvgPool),
+            Box::new(Flatten),
+            Box::new(Linear::new(4, 3, crate::init::Init::PytorchDefault, &mut rng)),
+        ]);
+        let images = Tensor::from_fn(&[2, 3, 8, 8], |i| (i % 13) as f32 / 13.0);
+        let mut tape = Tape::new();
+        let mut snapshots = Vec::new();
+        for _ in 0..3 {
+            tape.reset();
+            let x = tape.input_from(&images);
+            // The logits feed the add twice: a second gradient contribution (uses a spare).
+            let logits = model.forward(&mut tape, x).expect("shapes fit");
+            let twice = crate::ops::add(&mut tape, logits, logits).expect("same shape");
+            let loss =
+                softmax_cross_entropy(&mut tape, twice, &[0, 2], &CrossEntropyOptions::default())
+                    .expect("valid targets");
+            tape.backward(loss).expect("scalar loss");
+            tape.accumulate_param_grads(&mut model.parameters_mut()).expect("same shapes");
+            snapshots.push((tape.nodes.len(), buffers(&tape)));
+        }
+        assert_eq!(snapshots[1], snapshots[2]);
+    }
+}

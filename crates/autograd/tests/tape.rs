@@ -117,3 +117,20 @@ fn a_small_cnn_learns() {
     }
     assert!(losses[14] < 0.5 * losses[0], "loss went {losses:?}");
 }
+
+#[test]
+fn the_doctor_names_the_non_finite_parameter_and_node() {
+    let mut a = Parameter::new("features.0.weight", Tensor::zeros(&[2]));
+    let mut b = Parameter::new("classifier.1.bias", Tensor::zeros(&[3]));
+    assert!(autograd::doctor::check_parameters([&a, &b]).is_ok());
+    b.grad.data_mut()[2] = f32::NAN;
+    let err = autograd::doctor::check_parameters([&a, &b]).unwrap_err();
+    assert_eq!(err.to_string(), "classifier.1.bias (grad): element 2 is NaN (not finite)");
+    a.value.data_mut()[1] = f32::INFINITY;
+    let mut tape = Tape::new();
+    let x = tape.param(&a);
+    let y = ops::relu(&mut tape, x).unwrap();
+    let _ = ops::scale(&mut tape, y, 2.0).unwrap();
+    let err = tape.check_finite().unwrap_err();
+    assert_eq!(err.to_string(), "node 0 (parameter) value: element 1 is inf (not finite)");
+}

@@ -3,7 +3,7 @@
 //! kernel's `(p − q)`-style gradient scaled by the upstream `dloss`.
 
 use crate::ops::Op;
-use crate::tape::Saved;
+use crate::tape::{Saved, copy_into};
 use crate::{Result, Tape, Var};
 use tensor::Tensor;
 use tensor::ops::softmax_cross_entropy::{self, CrossEntropyOptions};
@@ -29,7 +29,7 @@ pub fn softmax_cross_entropy(
         let out = softmax_cross_entropy::forward(tape.value_at(logits), targets, opts)?;
         y.resize_for_overwrite(&[]);
         y.fill(out.loss);
-        saved.tensor = out.probs;
+        copy_into(&out.probs, &mut saved.tensor); // keep the node's buffer across steps
         saved.targets.clear();
         saved.targets.extend_from_slice(targets);
         saved.weights.clear();
@@ -52,8 +52,9 @@ pub(super) fn backward(
     };
     let dloss = dy.data().iter().sum::<f32>(); // dy holds the one upstream value
     tape.contribute(logits, |_, dx| {
+        // The kernel returns a fresh [N, K] tensor (tiny); copying keeps the tape's buffer.
         let d = softmax_cross_entropy::backward(&saved.tensor, &saved.targets, &opts, dloss)?;
-        *dx = d;
+        copy_into(&d, dx);
         Ok(())
     })
 }
