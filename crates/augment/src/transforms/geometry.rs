@@ -43,21 +43,28 @@ pub fn crop(
     Ok(out)
 }
 
-/// Python's `int(round(d / 2))` for an integer `d`: halves round to the even neighbour.
-fn half_round_even(d: isize) -> isize {
-    let floor = d.div_euclid(2);
-    if d.rem_euclid(2) == 0 || floor.rem_euclid(2) == 0 { floor } else { floor + 1 }
+/// The offset of a centred window of `len` along an axis of `side`, torchvision's
+/// `center_crop` rule: when the window fits, `round((side − len) / 2)` with Python's
+/// round-half-to-even; when it is larger, the image is padded by `⌊(len − side) / 2⌋` before it
+/// (the extra pixel of an odd difference goes after).
+fn centred_offset(side: usize, len: usize) -> isize {
+    if len > side {
+        return -(((len - side) / 2) as isize);
+    }
+    let d = side - len;
+    let half = d / 2;
+    (if d % 2 == 1 && half % 2 == 1 { half + 1 } else { half }) as isize
 }
 
-/// The central `height × width` box, torchvision's `center_crop`:
-/// `top = round((H − height) / 2)`, `left = round((W − width) / 2)` with Python's round-half-to-even,
-/// zero-padded when the box is larger than the image.
+/// The central `height × width` box, torchvision's `center_crop` (offsets by
+/// `centred_offset`: `round((H − height) / 2)` with round-half-to-even when the box fits, zero
+/// padding split `⌊d/2⌋` before / `⌈d/2⌉` after when it does not).
 ///
 /// # Errors
 /// [`AugmentError::BadParameter`] when `height` or `width` is 0.
 pub fn center_crop(img: &Image, height: usize, width: usize) -> Result<Image, AugmentError> {
-    let top = half_round_even(img.height() as isize - height as isize);
-    let left = half_round_even(img.width() as isize - width as isize);
+    let top = centred_offset(img.height(), height);
+    let left = centred_offset(img.width(), width);
     crop(img, top, left, height, width)
 }
 
@@ -176,7 +183,11 @@ mod tests {
         // Row 0 is above the image; column 1 (x = 3) is right of it.
         assert_eq!(c.plane(0), &[0.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
         assert!(crop(&img, 0, 0, 0, 2).is_err());
-        assert_eq!([1, 3, -1, -3, 4, -4].map(half_round_even), [0, 2, 0, -2, 2, -2]);
+        // side − len = 1, 3, 5, 4 → round(0.5) = 0, round(1.5) = 2, round(2.5) = 2, 2; larger
+        // windows pad ⌊d/2⌋ before.
+        let offsets =
+            [(5, 4), (5, 2), (7, 2), (6, 2), (3, 6), (3, 4)].map(|(s, l)| centred_offset(s, l));
+        assert_eq!(offsets, [0, 2, 2, 2, -1, 0]);
         let img = Image::from_fn(5, 4, |_, y, x| (y * 5 + x) as f32).unwrap();
         // (4 − 3)/2 = 0.5 → 0 rows off the top; (5 − 2)/2 = 1.5 → 2 columns.
         assert_eq!(center_crop(&img, 3, 2).unwrap().plane(0), &[2.0, 3.0, 7.0, 8.0, 12.0, 13.0]);
