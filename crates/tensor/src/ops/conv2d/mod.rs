@@ -5,12 +5,39 @@
 //!
 //! Shapes: x [N, C_in, H, W], w [C_out, C_in, KH, KW], b [C_out] → y [N, C_out, OH, OW] with
 //! `OH = (H + 2·pad − KH)/s + 1` (same for OW), computed only by [`Conv2dParams::output_hw`].
+//!
+//! The fast path lowers each image to a matrix product (im2col + GEMM):
+//!
+//! ```text
+//! cols_n = im2col(x_n)       [C_in·KH·KW, OH·OW]   one column per output pixel
+//! y_n    = W · cols_n + b    [C_out, OH·OW]        W viewed as [C_out, C_in·KH·KW]
+//! dW     = Σ_n dY_n · cols_nᵀ, db = Σ_n Σ_pixels dY_n
+//! dx_n   = col2im(Wᵀ · dY_n)
+//! ```
+//!
+//! Images run in parallel (rayon), and each GEMM is parallel inside. The im2col matrices live
+//! in per-thread scratch buffers, so a warmed-up call allocates only its outputs (and the
+//! `_into` variants nothing). The batch is cut into chunks of [`BATCH_CHUNK`] images whose
+//! partial `dW`, `db` are summed in chunk order: the chunking does not depend on the number of
+//! threads, so the gradients are bit-identical whatever `RAYON_NUM_THREADS` is.
 
+mod im2col;
 pub mod reference;
+mod scratch;
 #[cfg(test)]
 mod tests;
 
+use rayon::prelude::*;
+
+use self::im2col::Im2col;
+use self::scratch::{COLS, PARTIALS, with_scratch};
+use crate::ops::gemm::{Accumulate, GemmDims, Transpose, gemm};
 use crate::{Shape4, Tensor, TensorError};
+
+/// Images per backward task. Each chunk sums its own `dW`, `db`; the chunks are then added in
+/// order. Fixed (never derived from the thread count) so that results are reproducible; small
+/// enough that a batch of 32 gives 8 tasks to balance over the threads.
+const BATCH_CHUNK: usize = 4;
 
 /// Stride and zero padding of a convolution (the same in both directions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +111,20 @@ impl Geometry {
     fn y_dims(&self) -> [usize; 4] {
         [self.x.n, self.w.n, self.out_h, self.out_w]
     }
+
+    fn im2col(&self, p: Conv2dParams) -> Im2col {
+        Im2col {
+            c_in: self.x.c,
+            h: self.x.h,
+            w: self.x.w,
+            kh: self.w.h,
+            kw: self.w.w,
+            out_h: self.out_h,
+            out_w: self.out_w,
+            stride: p.stride,
+            padding: p.padding,
+        }
+    }
 }
 
 /// Checks ranks, channel agreement, non-empty dimensions and that the window fits.
@@ -154,9 +195,35 @@ pub fn forward_into(
         });
     }
     y.resize_for_overwrite(&g.y_dims());
-    let out = reference::forward(x.data(), g.x, w.data(), g.w, b.map(Tensor::data), p);
-    y.data_mut().copy_from_slice(&out);
-    Ok(())
+    im2col_gemm_forward(&g.im2col(p), x.data(), w.data(), b.map(Tensor::data), y.data_mut())
+}
+
+/// Forward, one image per rayon task: `y_n = W·im2col(x_n) + b`.
+fn im2col_gemm_forward(
+    geo: &Im2col,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+) -> Result<(), TensorError> {
+    let (k, pixels) = (geo.rows(), geo.columns());
+    let c_out = w.len() / k;
+    let dims = GemmDims { m: c_out, n: pixels, k };
+    let images = y.par_chunks_mut(c_out * pixels).zip(x.par_chunks(geo.c_in * geo.h * geo.w));
+    images.try_for_each(|(y, x)| {
+        with_scratch(&COLS, k * pixels, |cols| {
+            // cols: [C_in·KH·KW, OH·OW]
+            geo.im2col(x, cols);
+            // y_n: [C_out, OH·OW] = W [C_out, C_in·KH·KW] · cols
+            gemm(dims, w, Transpose::No, cols, Transpose::No, y, Accumulate::Overwrite)
+        })?;
+        if let Some(b) = b {
+            for (row, &bias) in y.chunks_exact_mut(pixels).zip(b) {
+                row.iter_mut().for_each(|v| *v += bias);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Backward of [`forward`] given `dy = ∂loss/∂y` [N, C_out, OH, OW]:
@@ -205,18 +272,102 @@ pub fn backward_into(
             why: "dy must have the forward output's shape [N, C_out, OH, OW]",
         });
     }
-    let r = reference::backward(x.data(), g.x, w.data(), g.w, dy.data(), p);
     grads.dw.resize_for_overwrite(&g.w.dims());
-    grads.dw.data_mut().copy_from_slice(&r.dw);
     grads.db.resize_for_overwrite(&[g.w.n]);
-    grads.db.data_mut().copy_from_slice(&r.db);
-    match input_grad {
+    let dx = match input_grad {
         InputGrad::Compute => {
             let dx = grads.dx.get_or_insert_with(Tensor::default);
             dx.resize_for_overwrite(&g.x.dims());
-            dx.data_mut().copy_from_slice(&r.dx);
+            Some(dx.data_mut())
         }
-        InputGrad::Skip => grads.dx = None,
-    }
-    Ok(())
+        InputGrad::Skip => {
+            grads.dx = None;
+            None
+        }
+    };
+    let geo = g.im2col(p);
+    let (dw, db) = (grads.dw.data_mut(), grads.db.data_mut());
+    im2col_gemm_backward(&geo, x.data(), w.data(), dy.data(), dx, dw, db)
+}
+
+/// One chunk of images' contribution to the gradients: writes the chunk's `dw` [C_out, K] and
+/// `db` [C_out] partial sums, and (if asked) the chunk's `dx` in full.
+fn backward_chunk(
+    geo: &Im2col,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    mut dx: Option<&mut [f32]>,
+    dw: &mut [f32],
+    db: &mut [f32],
+) -> Result<(), TensorError> {
+    let (k, pixels) = (geo.rows(), geo.columns());
+    let c_out = db.len();
+    let image_len = geo.c_in * geo.h * geo.w;
+    db.fill(0.0);
+    with_scratch(&COLS, 2 * k * pixels, |scratch| {
+        // cols, dcols: [C_in·KH·KW, OH·OW]
+        let (cols, dcols) = scratch.split_at_mut(k * pixels);
+        for (image, dy) in dy.chunks_exact(c_out * pixels).enumerate() {
+            geo.im2col(&x[image * image_len..(image + 1) * image_len], cols);
+            // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, OH·OW]·[OH·OW, K], summed.
+            let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
+            let dims = GemmDims { m: c_out, n: k, k: pixels };
+            gemm(dims, dy, Transpose::No, cols, Transpose::Yes, dw, acc)?;
+            // forward: y = … + b[co] on every pixel, so db[co] = Σ_pixels dY[co, ·].
+            for (d, row) in db.iter_mut().zip(dy.chunks_exact(pixels)) {
+                *d += row.iter().sum::<f32>();
+            }
+            if let Some(dx) = dx.as_deref_mut() {
+                // forward: y = W·cols, so dcols = Wᵀ·dY: [K, C_out]·[C_out, OH·OW].
+                let dims = GemmDims { m: k, n: pixels, k: c_out };
+                gemm(dims, w, Transpose::Yes, dy, Transpose::No, dcols, Accumulate::Overwrite)?;
+                let dx = &mut dx[image * image_len..(image + 1) * image_len];
+                dx.fill(0.0);
+                geo.col2im(dcols, dx);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Backward over the batch in chunks of [`BATCH_CHUNK`] images (in parallel), then the chunks'
+/// partial `dW`, `db` added in chunk order, so the sums do not depend on the thread count.
+fn im2col_gemm_backward(
+    geo: &Im2col,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: Option<&mut [f32]>,
+    dw: &mut [f32],
+    db: &mut [f32],
+) -> Result<(), TensorError> {
+    let (c_out, image_len) = (db.len(), geo.c_in * geo.h * geo.w);
+    let (x_chunk, dy_chunk) = (BATCH_CHUNK * image_len, BATCH_CHUNK * c_out * geo.columns());
+    let chunks = x.len().div_ceil(x_chunk);
+    // partials: [chunks, C_out·K + C_out], each chunk's dW then db.
+    let (dw_len, partial_len) = (dw.len(), dw.len() + c_out);
+    with_scratch(&PARTIALS, chunks * partial_len, |partials| {
+        let work = partials.par_chunks_mut(partial_len).zip(x.par_chunks(x_chunk));
+        let work = work.zip(dy.par_chunks(dy_chunk));
+        let run = |((partial, x), dy): ((&mut [f32], &[f32]), &[f32]), dx| {
+            let (pw, pb) = partial.split_at_mut(dw_len);
+            backward_chunk(geo, x, w, dy, dx, pw, pb)
+        };
+        match dx {
+            Some(dx) => {
+                work.zip(dx.par_chunks_mut(x_chunk)).try_for_each(|(t, dx)| run(t, Some(dx)))
+            }
+            None => work.try_for_each(|t| run(t, None)),
+        }?;
+        let mut partials = partials.chunks_exact(partial_len);
+        let first = partials.next().expect("a non-empty batch has at least one chunk");
+        dw.copy_from_slice(&first[..dw_len]);
+        db.copy_from_slice(&first[dw_len..]);
+        for partial in partials {
+            dw.iter_mut().zip(&partial[..dw_len]).for_each(|(a, b)| *a += b);
+            db.iter_mut().zip(&partial[dw_len..]).for_each(|(a, b)| *a += b);
+        }
+        Ok(())
+    })
 }

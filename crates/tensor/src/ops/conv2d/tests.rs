@@ -137,3 +137,27 @@ fn output_size_follows_the_formula() {
     assert_eq!(Conv2dParams { stride: 1, padding: 2 }.output_hw(1, 1, 5, 5), Ok((1, 1)));
     assert!(Conv2dParams { stride: 1, padding: 1 }.output_hw(1, 1, 4, 1).is_err());
 }
+
+#[test]
+fn gradients_are_bit_identical_on_one_and_two_threads() {
+    // 9 images: two full chunks of BATCH_CHUNK and a partial one, so the reduction order matters.
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let case =
+        Conv2dCase::new(Shape4::new(9, 5, 12, 11), Shape4::new(6, 5, 3, 3), p, 3).expect("fits");
+    let (x, w, b, dy) = tensors(&case);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool.install(|| {
+            let y = forward(&x, &w, Some(&b), p).expect("valid");
+            (y, backward(&x, &w, &dy, p, InputGrad::Compute).expect("valid"))
+        })
+    };
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let (y1, g1) = run(1);
+    let (y2, g2) = run(2);
+    assert_eq!(bits(&y1), bits(&y2));
+    assert_eq!(bits(&g1.dw), bits(&g2.dw));
+    assert_eq!(bits(&g1.db), bits(&g2.db));
+    let (dx1, dx2) = (g1.dx.expect("computed"), g2.dx.expect("computed"));
+    assert_eq!(bits(&dx1), bits(&dx2));
+}

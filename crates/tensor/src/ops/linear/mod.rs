@@ -7,6 +7,7 @@ pub mod reference;
 #[cfg(test)]
 mod tests;
 
+use crate::ops::gemm::{Accumulate, GemmDims, Transpose, gemm};
 use crate::{Tensor, TensorError};
 
 /// The gradients of a linear layer.
@@ -77,8 +78,22 @@ pub fn forward_into(
         });
     }
     y.resize_for_overwrite(&[n, outputs]);
-    let out = reference::forward(x.data(), w.data(), b.map(Tensor::data), n, inputs, outputs);
-    y.data_mut().copy_from_slice(&out);
+    // y [N, out] = x [N, in] · Wᵀ (W is stored [out, in], i.e. already transposed for us).
+    let dims = GemmDims { m: n, n: outputs, k: inputs };
+    gemm(
+        dims,
+        x.data(),
+        Transpose::No,
+        w.data(),
+        Transpose::Yes,
+        y.data_mut(),
+        Accumulate::Overwrite,
+    )?;
+    if let Some(b) = b {
+        for row in y.data_mut().chunks_exact_mut(outputs) {
+            row.iter_mut().zip(b.data()).for_each(|(v, &bias)| *v += bias);
+        }
+    }
     Ok(())
 }
 
@@ -113,12 +128,21 @@ pub fn backward_into(
             why: "dy must be [N, out]",
         });
     }
-    let r = reference::backward(x.data(), w.data(), dy.data(), n, inputs, outputs);
     grads.dx.resize_for_overwrite(&[n, inputs]);
-    grads.dx.data_mut().copy_from_slice(&r.dx);
     grads.dw.resize_for_overwrite(&[outputs, inputs]);
-    grads.dw.data_mut().copy_from_slice(&r.dw);
     grads.db.resize_for_overwrite(&[outputs]);
-    grads.db.data_mut().copy_from_slice(&r.db);
+    let over = Accumulate::Overwrite;
+    // forward: y = x·Wᵀ, so dx = dY·W: [N, out]·[out, in].
+    let dims = GemmDims { m: n, n: inputs, k: outputs };
+    gemm(dims, dy.data(), Transpose::No, w.data(), Transpose::No, grads.dx.data_mut(), over)?;
+    // … and dW = dYᵀ·x: [out, N]·[N, in], with dY stored [N, out].
+    let dims = GemmDims { m: outputs, n: inputs, k: n };
+    gemm(dims, dy.data(), Transpose::Yes, x.data(), Transpose::No, grads.dw.data_mut(), over)?;
+    // forward: y = … + b on every row, so db = Σ_rows dY (rows added in order).
+    let db = grads.db.data_mut();
+    db.fill(0.0);
+    for row in dy.data().chunks_exact(outputs) {
+        db.iter_mut().zip(row).for_each(|(d, &g)| *d += g);
+    }
     Ok(())
 }
