@@ -1,9 +1,9 @@
 //! The hot 2×2 window with stride 2, one `(n, c)` plane at a time, on one thread.
 //!
-//! Scalar on purpose: each output needs three compares that decide an index, and the four
-//! inputs sit in two rows as interleaved pairs; a `wide` version would need de-interleaving
-//! shuffles that cost about what they save on this memory-bound op. Walking rows with
-//! `chunks_exact(2)` removes the bounds checks, which is what the generic loop pays for.
+//! Scalar: each output's winner is decided by three compares on two interleaved row pairs, and
+//! `wide` offers no even/odd de-interleave, so lanes would cost shuffles built by hand. Walking
+//! the two rows with `chunks_exact(2)` removes the bounds checks and the window loops that the
+//! generic reference plane loop pays for.
 
 /// `y[i,j] = max(x[2i,2j], x[2i,2j+1], x[2i+1,2j], x[2i+1,2j+1])` over one plane `x` of row
 /// length `w`, with `argmax` = `offset` + the flat index of the winner (first on ties, in
