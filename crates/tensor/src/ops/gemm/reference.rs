@@ -3,23 +3,10 @@
 //! against, and the path [`super::gemm`] takes for tiny problems.
 
 use super::{Accumulate, GemmDims, Transpose};
-
-/// The arithmetic the triple loop needs, implemented for `f32` and `f64` only.
-pub trait Scalar: Copy + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {
-    /// The additive identity.
-    const ZERO: Self;
-}
-
-impl Scalar for f32 {
-    const ZERO: Self = 0.0;
-}
-
-impl Scalar for f64 {
-    const ZERO: Self = 0.0;
-}
+use crate::Real;
 
 /// `op(X)[row, col]` for a row-major matrix stored with `stored_cols` columns.
-fn element<T: Scalar>(x: &[T], t: Transpose, row: usize, col: usize, stored_cols: usize) -> T {
+fn element<T: Real>(x: &[T], t: Transpose, row: usize, col: usize, stored_cols: usize) -> T {
     match t {
         Transpose::No => x[row * stored_cols + col],
         Transpose::Yes => x[col * stored_cols + row],
@@ -30,7 +17,7 @@ fn element<T: Scalar>(x: &[T], t: Transpose, row: usize, col: usize, stored_cols
 ///
 /// Shapes: A stored `m×k` (or `k×m` when transposed), B `k×n` (or `n×k`), C `m×n`, all
 /// row-major. The caller guarantees the lengths (this is the reference, not an entry point).
-pub fn gemm<T: Scalar>(
+pub fn gemm<T: Real>(
     dims: GemmDims,
     a: &[T],
     ta: Transpose,
@@ -50,7 +37,7 @@ pub fn gemm<T: Scalar>(
         for j in 0..n {
             let mut sum = T::ZERO;
             for p in 0..k {
-                sum = sum + element(a, ta, i, p, a_cols) * element(b, tb, p, j, b_cols);
+                sum += element(a, ta, i, p, a_cols) * element(b, tb, p, j, b_cols);
             }
             c[i * n + j] = match acc {
                 Accumulate::Overwrite => sum,
