@@ -3,14 +3,18 @@
 //! ```text
 //! loop 5  jc: NC columns of C and op(B)      B~ = op(B)[pc.., jc..]  (KC×NC) lives in L3
 //!  loop 4  pc: KC steps of the sum            pack B~ once per (jc, pc)
-//!   loop 3  ic: MC rows of C and op(A)        A~ = op(A)[ic.., pc..] (MC×KC) lives in L2
-//!    loop 2  jr: NR columns (one B~ micro-panel, KC×NR, reused by every A~ micro-panel)
-//!     loop 1  ir: MR rows (one A~ micro-panel, MR×KC)
+//!   loop 3  ic: MC rows of C and op(A)        pack A~ = op(A)[ic.., pc..] (MC×KC), in L2
+//!    loop 2  ir: MR rows: one A~ micro-panel (MR×KC) that stays in L1 for all of loop 1
+//!     loop 1  jr: NR columns: one B~ micro-panel (KC×NR), streamed from L2/L3 in order
 //!      kernel: MR×NR tile in registers, then stored into C (= on the first pc, += after)
 //! ```
-//! `docs/gemm.md` explains the block sizes. Threads only ever split C (row bands in loop 3, or
-//! column ranges above loop 5), never the k loop, so each C element is summed in the same order
-//! whatever the thread count: results are bit-identical for 1 or many threads.
+//! Loops 1 and 2 are in the order BLIS calls "B~ micro-panel outer" swapped: the innermost loop
+//! walks along MR rows of C, so C is touched as MR sequential streams the prefetcher can follow
+//! (measured faster here than keeping a B~ micro-panel in L1; see `docs/gemm.md`).
+//!
+//! Threads only ever split C (row bands in loop 3, or column ranges above loop 5), never the k
+//! loop, so each C element is summed in the same order whatever the thread count: results are
+//! bit-identical for 1 or many threads.
 //!
 //! Packing buffers are thread-local and only grow, so a steady stream of GEMMs allocates nothing
 //! but, when C is split into column ranges, one small table of row slices per call.
@@ -23,15 +27,19 @@ use std::cell::Cell;
 use std::ops::Range;
 use std::thread::LocalKey;
 
-/// Rows of op(A) per packed A~ block (loop 3): A~ = MC×KC floats = 144 KiB, a seventh of a
-/// Zen 4 core's 1 MiB L2, so it stays there while B~ micro-panels stream past it. A multiple of MR.
+/// Rows of op(A) per packed A~ block (loop 3), a multiple of MR: A~ = MC×KC floats = 288 KiB,
+/// under a third of a Zen 4 core's 1 MiB L2.
 pub(super) const MC: usize = 144;
-/// Steps of the sum per packed block (loop 4). A B~ micro-panel is KC×NR floats = 32 KiB with
-/// AVX-512, the size of L1d; each kernel call amortises its C load/store over KC rank-1 updates.
-pub(super) const KC: usize = 256;
-/// Columns of op(B) per packed B~ block (loop 5): B~ = KC×NC floats = 3 MiB, a slice of the
-/// 32 MiB L3. A multiple of NR for both vector widths.
-pub(super) const NC: usize = 3072;
+/// Steps of the sum per packed block (loop 4). An A~ micro-panel is MR×KC floats = 12 KiB, well
+/// inside the 32 KiB L1d, and each kernel call amortises its C load/store (2·MR·NR floats) over
+/// KC rank-1 updates. Going from 256 to 512 gained ~10 % at 1024³ (docs/gemm.md).
+pub(super) const KC: usize = 512;
+/// Columns of op(B) per packed B~ block (loop 5), a multiple of NR for both vector widths:
+/// B~ = KC×NC floats = 4 MiB, an eighth of the 32 MiB L3.
+pub(super) const NC: usize = 2048;
+/// B~ is packed in parallel in groups of this many NR-column micro-panels (256 floats of each
+/// row of op(B) per group with AVX-512).
+const PACK_GROUP: usize = 8;
 
 /// Below this many multiply-adds (`m·n·k`) one thread does it all: about 30 µs of work, beyond
 /// which waking the rayon pool (a few µs) is well amortised.
@@ -187,15 +195,18 @@ fn nest(
             for pc in (0..k).step_by(KC) {
                 let depth = pc..k.min(pc + KC);
                 let kc = depth.len();
-                // b_packed: [nc/NR panels][kc][NR], zero columns past the edge of C.
+                // b_packed: [⌈nc/NR⌉ panels][kc][NR], zero columns past the edge of C.
                 let b_packed = aligned(b_buf, nc.div_ceil(NR) * NR * kc);
-                let pack_b = |(q, dst): (usize, &mut [f32])| {
-                    pack::panel::<NR>(bt, jc + q * NR, depth.clone(), dst);
+                let group = PACK_GROUP * NR;
+                let pack_b = |(g, dst): (usize, &mut [f32])| {
+                    let first = jc + g * group;
+                    let columns = first..(first + group).min(jc + nc);
+                    pack::panels::<NR>(bt, columns, depth.clone(), dst);
                 };
                 if parallel {
-                    b_packed.par_chunks_mut(NR * kc).enumerate().for_each(pack_b);
+                    b_packed.par_chunks_mut(group * kc).enumerate().for_each(pack_b);
                 } else {
-                    b_packed.chunks_mut(NR * kc).enumerate().for_each(pack_b);
+                    b_packed.chunks_mut(group * kc).enumerate().for_each(pack_b);
                 }
                 let b_packed = &*b_packed;
                 // The first block of the sum decides between = and +=; later ones add.
@@ -219,31 +230,30 @@ struct Block {
     col0: usize,
 }
 
-/// Loops 2 and 1: packs A~ for the rows of `out`, then runs the kernel over every (B~ panel,
-/// A~ panel) pair and stores each tile's valid part into `out`.
+/// Loops 2 and 1: packs A~ for the rows of `out`, then runs the kernel over every (A~ panel,
+/// B~ panel) pair and stores each tile's valid part into `out`.
 fn macro_kernel(a: MatRef, block: &Block, b_packed: &[f32], mut out: Out, mode: Accumulate) {
     let mc = out.rows();
     let kc = block.depth.len();
+    let width = out.row(0).len();
     with_buffer(&A_PACK, |a_buf| {
-        // a_packed: [mc/MR panels][kc][MR], zero rows past the edge of C.
+        // a_packed: [⌈mc/MR⌉ panels][kc][MR], zero rows past the edge of C.
         let a_packed = aligned(a_buf, mc.div_ceil(MR) * MR * kc);
-        for (q, dst) in a_packed.chunks_mut(MR * kc).enumerate() {
-            pack::panel::<MR>(a, block.row0 + q * MR, block.depth.clone(), dst);
-        }
+        pack::panels::<MR>(a, block.row0..block.row0 + mc, block.depth.clone(), a_packed);
         let a_packed = &*a_packed;
         let mut tile = [[0.0f32; NR]; MR];
-        // loop 2: one B~ micro-panel (kc×NR) at a time, reused from L1 by every A~ panel.
-        for (jr, b_panel) in b_packed.chunks_exact(NR * kc).enumerate() {
-            let col = block.col0 + jr * NR;
-            let width = out.row(0).len().min(col + NR) - col;
-            // loop 1: one A~ micro-panel (MR×kc) at a time.
-            for (ir, a_panel) in a_packed.chunks_exact(MR * kc).enumerate() {
+        // loop 2: one A~ micro-panel (MR×kc) at a time; it stays in L1 through loop 1.
+        for (ir, a_panel) in a_packed.chunks_exact(MR * kc).enumerate() {
+            let rows = ir * MR..mc.min(ir * MR + MR);
+            // loop 1: the B~ micro-panels (kc×NR) in memory order, i.e. C's columns left to right.
+            for (jr, b_panel) in b_packed.chunks_exact(NR * kc).enumerate() {
                 kernel::tile(a_panel, b_panel, &mut tile);
-                let height = MR.min(mc - ir * MR);
-                for (r, tile_r) in tile[..height].iter().enumerate() {
-                    let c_r = &mut out.row(ir * MR + r)[col..col + width];
+                let col = block.col0 + jr * NR;
+                let cols = col..width.min(col + NR);
+                for (row, tile_r) in rows.clone().zip(&tile) {
+                    let c_r = &mut out.row(row)[cols.clone()];
                     match mode {
-                        Accumulate::Overwrite => c_r.copy_from_slice(&tile_r[..width]),
+                        Accumulate::Overwrite => c_r.copy_from_slice(&tile_r[..c_r.len()]),
                         Accumulate::Add => {
                             for (c, t) in c_r.iter_mut().zip(tile_r) {
                                 *c += t;

@@ -46,34 +46,47 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// Packs one micro-panel of `W` rows of `x`, rows `row0..row0 + W` and columns `depth`, into
-/// `dst: [depth.len()][W]` (`dst[p·W + w] = x[row0 + w, depth.start + p]`), writing zeros for
-/// rows at or past `x.rows()`.
-pub(super) fn panel<const W: usize>(x: MatRef, row0: usize, depth: Range<usize>, dst: &mut [f32]) {
+/// Packs rows `rows` × columns `depth` of `x` into micro-panels of `W` rows:
+/// `dst[q·W·kc + p·W + w] = x[rows.start + q·W + w, depth.start + p]`, with zeros for the rows
+/// that pad the last panel to `W`. `dst` holds exactly `⌈rows.len()/W⌉` panels.
+pub(super) fn panels<const W: usize>(
+    x: MatRef,
+    rows: Range<usize>,
+    depth: Range<usize>,
+    dst: &mut [f32],
+) {
     let kc = depth.len();
-    debug_assert_eq!(dst.len(), kc * W);
-    let valid = x.rows.saturating_sub(row0).min(W);
+    let valid = rows.len();
+    debug_assert!(rows.end <= x.rows && depth.end <= x.cols);
+    debug_assert_eq!(dst.len(), valid.div_ceil(W) * W * kc);
+    if !valid.is_multiple_of(W) {
+        let last = dst.len() - W * kc;
+        dst[last..].fill(0.0);
+    }
     match x.t {
-        // X stored rows×cols: each row of the panel is contiguous in X, so read rows and write
-        // with stride W.
+        // X stored rows×cols: each panel row is contiguous in X. Read along it, write with
+        // stride W.
         Transpose::No => {
-            if valid < W {
-                dst.fill(0.0);
-            }
-            for w in 0..valid {
-                let start = (row0 + w) * x.cols + depth.start;
+            for (i, row) in rows.enumerate() {
+                let (q, w) = (i / W, i % W);
+                let start = row * x.cols + depth.start;
                 let src = &x.data[start..start + kc];
-                for (d, &s) in dst.iter_mut().skip(w).step_by(W).zip(src) {
+                let panel = &mut dst[q * W * kc..(q + 1) * W * kc];
+                for (d, &s) in panel.iter_mut().skip(w).step_by(W).zip(src) {
                     *d = s;
                 }
             }
         }
-        // X stored cols×rows: each step p of the panel is contiguous in X, so copy W at a time.
+        // X stored cols×rows: step p of every panel is one contiguous run of X. Read each run
+        // once, front to back (so the hardware prefetcher sees one stream, not one per panel),
+        // and deal it out W floats per panel.
         Transpose::Yes => {
-            for (p, dst_p) in depth.zip(dst.chunks_exact_mut(W)) {
-                let start = p * x.rows + row0;
-                dst_p[..valid].copy_from_slice(&x.data[start..start + valid]);
-                dst_p[valid..].fill(0.0);
+            for (step, p) in depth.enumerate() {
+                let start = p * x.rows + rows.start;
+                for (q, src) in x.data[start..start + valid].chunks(W).enumerate() {
+                    let at = q * W * kc + step * W;
+                    dst[at..at + src.len()].copy_from_slice(src);
+                }
             }
         }
     }
