@@ -258,6 +258,17 @@ impl Tape {
         &self.nodes[i].value
     }
 
+    /// The op that recorded node `i` (what `crate::inspect` walks to find conv layers).
+    pub(crate) fn op_at(&self, i: usize) -> Op {
+        self.nodes[i].op
+    }
+
+    /// `∂loss/∂(node i)` from the last [`Tape::backward`], or `None` when none reached it.
+    pub(crate) fn grad_at(&self, i: usize) -> Option<&Tensor> {
+        let node = &self.nodes[i];
+        (node.grad_state == GradState::Ready).then_some(&node.grad)
+    }
+
     /// True when node `i` needs a gradient (a parameter, a leaf, or computed from one).
     pub(crate) fn requires_grad_at(&self, i: usize) -> bool {
         self.nodes[i].requires_grad
