@@ -55,6 +55,7 @@ pub mod doctor;
 mod error;
 pub mod gradcheck;
 pub mod init;
+pub mod inspect;
 pub mod io;
 pub mod loss;
 pub mod nn;
