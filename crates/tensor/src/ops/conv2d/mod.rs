@@ -198,6 +198,80 @@ pub fn forward_into(
     im2col_gemm_forward(&g.im2col(p), x.data(), w.data(), b.map(Tensor::data), y.data_mut())
 }
 
+/// The im2col matrix of one image, the first half of the fast path, on its own so that it can
+/// be printed and studied (`trainer im2col`, `docs/convolution.md`):
+///
+/// `cols[(ci·KH + i)·KW + j, oh·OW + ow] = x[0, ci, oh·s + i − pad, ow·s + j − pad]` (0 in the
+/// padding). Shapes: x [1, C_in, H, W] → cols [C_in·KH·KW, OH·OW]; `y = W·cols` with `W` viewed
+/// as [C_out, C_in·KH·KW] is then the convolution.
+///
+/// # Errors
+/// [`TensorError::WrongRank`] unless `x` is 4-D; [`TensorError::InvalidParameter`] unless it
+/// holds exactly one non-empty image; the window errors of [`Conv2dParams::output_hw`].
+pub fn im2col(
+    x: &Tensor,
+    (kh, kw): (usize, usize),
+    p: Conv2dParams,
+) -> Result<Tensor, TensorError> {
+    let geo = one_image(&x.shape4("conv2d::im2col")?, (kh, kw), p, "conv2d::im2col")?;
+    let mut cols = Tensor::zeros(&[geo.rows(), geo.columns()]);
+    geo.im2col(x.data(), cols.data_mut());
+    Ok(cols)
+}
+
+/// The adjoint of [`im2col`]: adds every entry of `cols` [C_in·KH·KW, OH·OW] onto the input
+/// pixel it was copied from (entries from the padding are dropped), giving [1, C_in, H, W] for
+/// an input of shape `x_shape`. With `cols = Wᵀ·dY` this is the convolution's `dx`.
+///
+/// # Errors
+/// As [`im2col`] for `x_shape`, and [`TensorError::ShapeMismatch`] when `cols` is not
+/// [C_in·KH·KW, OH·OW].
+pub fn col2im(
+    cols: &Tensor,
+    x_shape: Shape4,
+    (kh, kw): (usize, usize),
+    p: Conv2dParams,
+) -> Result<Tensor, TensorError> {
+    let op = "conv2d::col2im";
+    let geo = one_image(&x_shape, (kh, kw), p, op)?;
+    if cols.dims() != [geo.rows(), geo.columns()] {
+        return Err(TensorError::ShapeMismatch {
+            op,
+            lhs: vec![geo.rows(), geo.columns()],
+            rhs: cols.dims().to_vec(),
+            why: "cols must be [C_in·KH·KW, OH·OW] for this input and kernel",
+        });
+    }
+    let mut dx = Tensor::zeros4(x_shape);
+    geo.col2im(cols.data(), dx.data_mut());
+    Ok(dx)
+}
+
+/// The im2col geometry of a single non-empty image of shape `x`.
+fn one_image(
+    x: &Shape4,
+    (kh, kw): (usize, usize),
+    p: Conv2dParams,
+    op: &'static str,
+) -> Result<Im2col, TensorError> {
+    if x.n != 1 || x.is_empty() {
+        let what = format!("expects one non-empty image [1, C_in, H, W], got {x}");
+        return Err(TensorError::InvalidParameter { op, what });
+    }
+    let (out_h, out_w) = p.output_hw(x.h, x.w, kh, kw)?;
+    Ok(Im2col {
+        c_in: x.c,
+        h: x.h,
+        w: x.w,
+        kh,
+        kw,
+        out_h,
+        out_w,
+        stride: p.stride,
+        padding: p.padding,
+    })
+}
+
 /// Forward, one image per rayon task: `y_n = W·im2col(x_n) + b`.
 fn im2col_gemm_forward(
     geo: &Im2col,

@@ -161,3 +161,50 @@ fn gradients_are_bit_identical_on_one_and_two_threads() {
     let (dx1, dx2) = (g1.dx.expect("computed"), g2.dx.expect("computed"));
     assert_eq!(bits(&dx1), bits(&dx2));
 }
+
+/// The public im2col on the docs' example: a 1×1×3×3 input, 2×2 kernel, stride 1, no padding.
+/// Each column is one 2×2 window read row by row (worked out by hand from the formula).
+#[test]
+fn im2col_lays_each_window_out_as_a_column() {
+    let x = Tensor::from_fn(&[1, 1, 3, 3], |i| (i + 1) as f32); // 1 2 3 / 4 5 6 / 7 8 9
+    let cols = im2col(&x, (2, 2), Conv2dParams { stride: 1, padding: 0 }).expect("fits");
+    assert_eq!(cols.dims(), &[4, 4]);
+    #[rustfmt::skip]
+    let want = [1.0, 2.0, 4.0, 5.0,
+                2.0, 3.0, 5.0, 6.0,
+                4.0, 5.0, 7.0, 8.0,
+                5.0, 6.0, 8.0, 9.0];
+    assert_eq!(cols.data(), &want);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// col2im is the adjoint of im2col, ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩, which is exactly why
+    /// it computes dx; and W·im2col(x) is the convolution.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col(case in conv2d_case(1, 3, 9)) {
+        let (x, w, _, _) = tensors(&case); // max_n = 1: x is one image
+        let kernel = (case.w_shape.h, case.w_shape.w);
+        let cols = im2col(&x, kernel, case.p).expect("case is valid");
+        let c = Tensor::from_fn(cols.dims(), |i| ((i * 7919) % 13) as f32 / 13.0 - 0.5);
+        let back = col2im(&c, x.shape4("test").expect("4-D"), kernel, case.p).expect("valid");
+        let lhs: f64 = cols.data().iter().zip(c.data()).map(|(a, b)| f64::from(a * b)).sum();
+        let rhs: f64 = x.data().iter().zip(back.data()).map(|(a, b)| f64::from(a * b)).sum();
+        prop_assert!((lhs - rhs).abs() < 1e-4 * (1.0 + lhs.abs()));
+
+        let k = case.w_shape.c * kernel.0 * kernel.1;
+        let w2 = Tensor::from_vec(&[case.w_shape.n, k], w.data().to_vec()).expect("same data");
+        let y = crate::ops::gemm::matmul(&w2, &cols).expect("inner dims agree");
+        let conv = forward(&x, &w, None, case.p).expect("case is valid");
+        prop_assert!(y.data().iter().zip(conv.data()).all(|(a, b)| (a - b).abs() < 1e-4));
+    }
+}
+
+#[test]
+fn im2col_and_col2im_reject_batches_and_wrong_matrices() {
+    let p = Conv2dParams { stride: 1, padding: 0 };
+    assert!(im2col(&Tensor::zeros(&[2, 1, 3, 3]), (2, 2), p).is_err());
+    let shape = Shape4 { n: 1, c: 1, h: 3, w: 3 };
+    assert!(col2im(&Tensor::zeros(&[4, 5]), shape, (2, 2), p).is_err());
+}
