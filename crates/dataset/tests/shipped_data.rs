@@ -1,0 +1,110 @@
+//! The shipped `data/hubble` against its manifest and `data/README.md`, and (ignored by
+//! default) a full rebuild from the real packages compared byte for byte.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use dataset::{CLASSES, Split, read_manifest, verify};
+use sha2::{Digest, Sha256};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `| class | train | val | test | total |` rows of the counts table in `data/README.md`.
+fn documented_counts() -> BTreeMap<String, [usize; 4]> {
+    let readme =
+        std::fs::read_to_string(repo().join("data/README.md")).expect("data/README.md exists");
+    let mut out = BTreeMap::new();
+    for line in readme.lines() {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        if let [class, train, val, test, total] = cells[..]
+            && CLASSES.contains(&class.trim_matches('`'))
+        {
+            let n = |s: &str| s.parse::<usize>().expect("a count");
+            out.insert(class.trim_matches('`').to_string(), [n(train), n(val), n(test), n(total)]);
+        }
+    }
+    out
+}
+
+#[test]
+fn manifest_agrees_with_the_folders_and_the_readme() {
+    let root = repo().join("data/hubble");
+    // Every file listed once, class = folder, listed files exist, no group in two splits.
+    let counts = verify(&root).expect("manifest and folders agree");
+    let documented = documented_counts();
+    assert_eq!(documented.len(), 3, "data/README.md documents all three classes: {documented:?}");
+    for class in CLASSES {
+        let n = |s| counts.0.get(class).and_then(|m| m.get(&s)).copied().unwrap_or(0);
+        let got = [n(Split::Train), n(Split::Val), n(Split::Test), counts.class_total(class)];
+        assert_eq!(got, documented[class], "{class}: shipped vs data/README.md");
+    }
+}
+
+#[test]
+fn manifest_header_hashes_and_images_are_as_promised() {
+    let root = repo().join("data/hubble");
+    let text = std::fs::read_to_string(root.join("manifest.csv")).expect("manifest exists");
+    assert!(
+        text.starts_with(
+            "file,class,group,split,source_package,source_version,source_file,credit,credit_url,render_params"
+        ),
+        "the augment crate reads the first four columns by position and name"
+    );
+    let rows = read_manifest(&root.join("manifest.csv")).expect("readable manifest");
+    let mut hashes = HashSet::new();
+    for r in &rows {
+        let bytes = std::fs::read(root.join(&r.file)).expect("listed file exists");
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(sha, r.sha256, "{} changed since the manifest was written", r.file);
+        assert!(hashes.insert(sha), "{} duplicates another image", r.file);
+        let img = image::load_from_memory(&bytes).expect("decodable JPEG");
+        assert_eq!(
+            (img.width(), img.height(), img.color()),
+            (224, 224, image::ColorType::Rgb8),
+            "{}",
+            r.file
+        );
+    }
+    // Each class has gray and colour images (against "gray means solar system").
+    for class in CLASSES {
+        let gray = rows
+            .iter()
+            .filter(|r| {
+                r.class == class
+                    && (r.render_params.contains("gray=1")
+                        || r.source_file.contains("textures/moon"))
+            })
+            .count();
+        let total = rows.iter().filter(|r| r.class == class).count();
+        assert!(gray * 10 >= total && gray * 2 <= total, "{class}: {gray} of {total} gray");
+    }
+}
+
+/// Rebuilds everything from the pinned packages (a 325 MB download on first use, cached in
+/// `target/dataset-cache`; or set `ASTROCONV_UNPACKED` to already-unpacked packages) and checks
+/// that every file is byte-identical to the shipped one.
+#[test]
+#[ignore = "downloads 325 MB of Debian packages and renders the whole set (about a minute)"]
+fn rebuild_from_the_packages_matches_the_shipped_files() {
+    let sources = match std::env::var_os("ASTROCONV_UNPACKED") {
+        Some(dir) => dataset::locate_unpacked(Path::new(&dir)).expect("unpacked packages"),
+        None => dataset::fetch_and_unpack(&repo().join("target/dataset-cache")).expect("packages"),
+    };
+    let out = std::env::temp_dir().join(format!("astroconv-rebuild-{}", std::process::id()));
+    let config = dataset::BuildConfig {
+        sources,
+        labels_dir: repo().join("data/labels"),
+        out_dir: out.clone(),
+        seed: 2026,
+        jpeg_quality: 90,
+        progress: false,
+    };
+    dataset::build(&config).expect("rebuild succeeds");
+    let shipped =
+        read_manifest(&repo().join("data/hubble/manifest.csv")).expect("shipped manifest");
+    let rebuilt = read_manifest(&out.join("manifest.csv")).expect("rebuilt manifest");
+    assert_eq!(shipped, rebuilt, "manifests differ (files, splits, parameters or hashes)");
+    std::fs::remove_dir_all(&out).ok();
+}
