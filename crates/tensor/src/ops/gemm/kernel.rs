@@ -18,7 +18,7 @@ use wide::f32x16 as Lanes;
 /// Floats per SIMD vector: 16 with AVX-512 (`f32x16`), else 8 (`f32x8`: AVX2, or two SSE halves).
 pub(super) const LANES: usize = if cfg!(target_feature = "avx512f") { 16 } else { 8 };
 /// Rows of a tile: the broadcast side of the kernel.
-pub(super) const MR: usize = 6;
+pub(super) const MR: usize = 8;
 /// Columns of a tile: two vectors, so each broadcast of A feeds two FMAs.
 pub(super) const NR: usize = 2 * LANES;
 /// Vectors per tile row.

@@ -187,17 +187,22 @@ fn nest(
     parallel: bool,
 ) {
     let k = a.cols();
+    // Split the sum into ⌈k/KC⌉ equal blocks rather than KC + a short remainder (k = 576 is
+    // 2×288, not 512 + 64): a short block pays a full C load/store for few rank-1 updates.
+    // This depends on k alone, so the summation order stays independent of the thread count.
+    let kc_step = k.div_ceil(k.div_ceil(KC));
     with_buffer(&B_PACK, |b_buf| {
         // loop 5: NC columns at a time; B~ (KC×NC) stays in L3.
         for jc in cols.clone().step_by(NC) {
             let nc = NC.min(cols.end - jc);
             // loop 4: KC steps of the sum at a time; both packed blocks hold only these steps.
-            for pc in (0..k).step_by(KC) {
-                let depth = pc..k.min(pc + KC);
+            for pc in (0..k).step_by(kc_step) {
+                let depth = pc..k.min(pc + kc_step);
                 let kc = depth.len();
                 // b_packed: [⌈nc/NR⌉ panels][kc][NR], zero columns past the edge of C.
                 let b_packed = aligned(b_buf, nc.div_ceil(NR) * NR * kc);
-                let group = PACK_GROUP * NR;
+                // In parallel, groups of PACK_GROUP panels; alone, the whole block in one pass.
+                let group = if parallel { PACK_GROUP * NR } else { nc.next_multiple_of(NR) };
                 let pack_b = |(g, dst): (usize, &mut [f32])| {
                     let first = jc + g * group;
                     let columns = first..(first + group).min(jc + nc);
@@ -251,17 +256,29 @@ fn macro_kernel(a: MatRef, block: &Block, b_packed: &[f32], mut out: Out, mode: 
                 let col = block.col0 + jr * NR;
                 let cols = col..width.min(col + NR);
                 for (row, tile_r) in rows.clone().zip(&tile) {
-                    let c_r = &mut out.row(row)[cols.clone()];
-                    match mode {
-                        Accumulate::Overwrite => c_r.copy_from_slice(&tile_r[..c_r.len()]),
-                        Accumulate::Add => {
-                            for (c, t) in c_r.iter_mut().zip(tile_r) {
-                                *c += t;
-                            }
-                        }
-                    }
+                    store(&mut out.row(row)[cols.clone()], tile_r, mode);
                 }
             }
         }
     });
+}
+
+/// Writes (`Overwrite`) or adds (`Add`) the first `c.len() ≤ NR` values of a tile row into `c`.
+/// Full-width rows take a fixed-length path so the copy compiles to vector moves instead of a
+/// `memcpy` call per row (measurable when k is small and tiles are cheap).
+fn store(c: &mut [f32], tile_r: &[f32; NR], mode: Accumulate) {
+    match (<&mut [f32; NR]>::try_from(&mut *c), mode) {
+        (Ok(c), Accumulate::Overwrite) => *c = *tile_r,
+        (Ok(c), Accumulate::Add) => {
+            for (c, t) in c.iter_mut().zip(tile_r) {
+                *c += t;
+            }
+        }
+        (Err(_), Accumulate::Overwrite) => c.copy_from_slice(&tile_r[..c.len()]),
+        (Err(_), Accumulate::Add) => {
+            for (c, t) in c.iter_mut().zip(tile_r) {
+                *c += t;
+            }
+        }
+    }
 }

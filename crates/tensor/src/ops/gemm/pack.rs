@@ -83,9 +83,15 @@ pub(super) fn panels<const W: usize>(
         Transpose::Yes => {
             for (step, p) in depth.enumerate() {
                 let start = p * x.rows + rows.start;
-                for (q, src) in x.data[start..start + valid].chunks(W).enumerate() {
+                let (whole, rest) = x.data[start..start + valid].as_chunks::<W>();
+                // Fixed-length copies (vector moves), then the partial last panel if any.
+                for (q, src) in whole.iter().enumerate() {
                     let at = q * W * kc + step * W;
-                    dst[at..at + src.len()].copy_from_slice(src);
+                    dst[at..at + W].copy_from_slice(src);
+                }
+                if !rest.is_empty() {
+                    let at = whole.len() * W * kc + step * W;
+                    dst[at..at + rest.len()].copy_from_slice(rest);
                 }
             }
         }
