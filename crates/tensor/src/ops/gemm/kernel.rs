@@ -3,9 +3,11 @@
 //! `tile[r][j] = Σ_p a[p][r] · b[p][j]` for a packed A micro-panel `a: [kc][MR]` and a packed B
 //! micro-panel `b: [kc][NR]` (see `pack.rs`). Each step `p` is a rank-1 update of the tile: load
 //! one row of B (NR floats = two vectors), broadcast each of the MR values of A, and fuse
-//! multiply-add them into the 2·MR accumulators. With AVX-512 that is 12 independent `vfmadd`
+//! multiply-add them into the 2·MR accumulators. With AVX-512 that is 16 independent `vfmadd`
 //! chains, more than the 4-cycle latency × 1 FMA/cycle of a Zen 4 core needs to stay busy, while
-//! 12 accumulators + 2 B vectors + 1 broadcast fit the 32 vector registers with room to spare.
+//! 16 accumulators + 2 B vectors + 1 broadcast fit the 32 vector registers without spilling.
+//! Safe `wide` code is enough: the loop compiles to 16 `vfmadd231ps` per step with no bounds
+//! checks (the panels are cut with `as_chunks`), so no `unsafe` is needed here.
 //!
 //! What this is not: it knows nothing of C, of edges or of blocking. It never reads C (so β = 0
 //! needs no special case) and always computes a whole tile; `loops.rs` stores the valid part.
@@ -17,7 +19,9 @@ use wide::f32x16 as Lanes;
 
 /// Floats per SIMD vector: 16 with AVX-512 (`f32x16`), else 8 (`f32x8`: AVX2, or two SSE halves).
 pub(super) const LANES: usize = if cfg!(target_feature = "avx512f") { 16 } else { 8 };
-/// Rows of a tile: the broadcast side of the kernel.
+/// Rows of a tile: the broadcast side of the kernel. 8 divides every channel count of the
+/// paper's network (16…128), so conv GEMMs (M = C_out) pack no padding rows; 6 and 12 measured
+/// no faster on square problems (docs/gemm.md).
 pub(super) const MR: usize = 8;
 /// Columns of a tile: two vectors, so each broadcast of A feeds two FMAs.
 pub(super) const NR: usize = 2 * LANES;
