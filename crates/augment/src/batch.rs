@@ -30,7 +30,7 @@ pub fn augment_sample(
         index,
         len: ds.samples.len(),
     })?;
-    pipeline.apply(&sample.image(), &mut Rng::keyed(seed, &[epoch, index as u64]))
+    pipeline.apply_owned(sample.image(), &mut Rng::keyed(seed, &[epoch, index as u64]))
 }
 
 /// Builds one batch: augments the samples `indices` in parallel (rayon, keyed randomness: see

@@ -6,13 +6,15 @@
 //! probability does not shift the randomness of the steps after it), then its parameters.
 
 use crate::transforms::blur::{GaussianBlur, gaussian_blur};
-use crate::transforms::color::{ColorJitter, color_jitter, invert, rgb_to_grayscale};
-use crate::transforms::erase::{EraseValue, RandomErasing, erase};
-use crate::transforms::geometry::{
-    QuarterTurns, center_crop, flip_horizontal, flip_vertical, rotate90,
+use crate::transforms::color::{
+    ColorJitter, color_jitter_in_place, invert_in_place, rgb_to_grayscale_in_place,
 };
-use crate::transforms::noise::{GaussianNoise, gaussian_noise};
-use crate::transforms::normalize::{Normalize, normalize};
+use crate::transforms::erase::{EraseValue, RandomErasing, erase_in_place};
+use crate::transforms::geometry::{
+    QuarterTurns, center_crop, flip_horizontal_in_place, flip_vertical_in_place, rotate90,
+};
+use crate::transforms::noise::{GaussianNoise, gaussian_noise_in_place};
+use crate::transforms::normalize::{Normalize, normalize_in_place};
 use crate::transforms::perspective::{RandomPerspective, perspective};
 use crate::transforms::resize::resize_shorter_side;
 use crate::transforms::resized_crop::{RandomResizedCrop, resized_crop};
@@ -68,29 +70,58 @@ impl Transform {
         }
     }
 
-    /// Draws this transform's parameters from `rng` and applies them.
-    fn apply(&self, img: &Image, rng: &mut Rng) -> Result<Image, AugmentError> {
+    /// Draws this transform's parameters from `rng` and applies them, consuming `img` (colour
+    /// and flip steps work in place; size-preserving no-ops return `img` itself).
+    fn apply(&self, mut img: Image, rng: &mut Rng) -> Result<Image, AugmentError> {
         Ok(match self {
-            Self::ResizeShorterSide(size) => resize_shorter_side(img, *size)?,
-            Self::CenterCrop(size) => center_crop(img, *size, *size)?,
+            Self::ResizeShorterSide(size) if img.width().min(img.height()) == *size => img,
+            Self::ResizeShorterSide(size) => resize_shorter_side(&img, *size)?,
+            Self::CenterCrop(size) if (img.width(), img.height()) == (*size, *size) => img,
+            Self::CenterCrop(size) => center_crop(&img, *size, *size)?,
             Self::RandomResizedCrop(t) => {
                 let b = t.sample(img.width(), img.height(), rng);
-                resized_crop(img, &b, t.size)?
+                resized_crop(&img, &b, t.size)?
             }
-            Self::FlipHorizontal => flip_horizontal(img),
-            Self::FlipVertical => flip_vertical(img),
-            Self::Rotate90 => rotate90(img, QuarterTurns::ALL[rng.below(4)]),
-            Self::GaussianBlur(t) => gaussian_blur(img, &t.sample(rng))?,
-            Self::ColorJitter(t) => color_jitter(img, &t.sample(rng)),
-            Self::Invert => invert(img),
-            Self::Grayscale => rgb_to_grayscale(img),
-            Self::Perspective(t) => perspective(img, &t.sample(img.width(), img.height(), rng))?,
-            Self::Erase(t) => match t.sample(img.width(), img.height(), rng) {
-                Some(p) => erase(img, &p),
-                None => img.clone(),
+            Self::FlipHorizontal => {
+                flip_horizontal_in_place(&mut img);
+                img
+            }
+            Self::FlipVertical => {
+                flip_vertical_in_place(&mut img);
+                img
+            }
+            Self::Rotate90 => match QuarterTurns::ALL[rng.below(4)] {
+                QuarterTurns::Zero => img,
+                turns => rotate90(&img, turns),
             },
-            Self::GaussianNoise(t) => gaussian_noise(img, &t.sample(rng)),
-            Self::Normalize(t) => normalize(img, t),
+            Self::GaussianBlur(t) => gaussian_blur(&img, &t.sample(rng))?,
+            Self::ColorJitter(t) => {
+                color_jitter_in_place(&mut img, &t.sample(rng));
+                img
+            }
+            Self::Invert => {
+                invert_in_place(&mut img);
+                img
+            }
+            Self::Grayscale => {
+                rgb_to_grayscale_in_place(&mut img);
+                img
+            }
+            Self::Perspective(t) => perspective(&img, &t.sample(img.width(), img.height(), rng))?,
+            Self::Erase(t) => {
+                if let Some(p) = t.sample(img.width(), img.height(), rng) {
+                    erase_in_place(&mut img, &p);
+                }
+                img
+            }
+            Self::GaussianNoise(t) => {
+                gaussian_noise_in_place(&mut img, &t.sample(rng));
+                img
+            }
+            Self::Normalize(t) => {
+                normalize_in_place(&mut img, t);
+                img
+            }
         })
     }
 }
@@ -152,10 +183,18 @@ impl Pipeline {
     /// Only for inputs a transform cannot handle (e.g. degenerate user-supplied geometry);
     /// sampled parameters of a validated pipeline always apply.
     pub fn apply(&self, img: &Image, rng: &mut Rng) -> Result<Image, AugmentError> {
-        let mut out = img.clone();
+        self.apply_owned(img.clone(), rng)
+    }
+
+    /// [`Pipeline::apply`] on an image the caller gives away, so in-place steps need no copy.
+    ///
+    /// # Errors
+    /// As [`Pipeline::apply`].
+    pub fn apply_owned(&self, img: Image, rng: &mut Rng) -> Result<Image, AugmentError> {
+        let mut out = img;
         for step in &self.steps {
             if rng.bernoulli(step.p) {
-                out = step.transform.apply(&out, rng)?;
+                out = step.transform.apply(out, rng)?;
             }
         }
         Ok(out)

@@ -8,6 +8,7 @@
 //! image stays constant and values stay in range.
 
 use crate::{AugmentError, CHANNELS, Image};
+use std::cell::RefCell;
 use tensor::Rng;
 
 /// Sampling limits for a random Gaussian blur, torchvision's `GaussianBlur`.
@@ -106,29 +107,42 @@ pub fn gaussian_blur(img: &Image, p: &BlurParams) -> Result<Image, AugmentError>
     let g = p.kernel1d();
     let half = (p.kernel_size / 2) as isize;
     let (w, h) = (img.width(), img.height());
-    // Row pass into tmp [3, H, W]: padded[x + d] read through `reflect`.
-    let col_of: Vec<Vec<usize>> = (0..w)
-        .map(|x| (0..p.kernel_size).map(|k| reflect(x as isize + k as isize - half, w)).collect())
-        .collect();
-    let mut tmp = vec![0.0f32; CHANNELS * w * h];
-    for (src, dst) in img.data().chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
-        for (x, out) in dst.iter_mut().enumerate() {
-            *out = col_of[x].iter().zip(&g).map(|(&sx, gk)| src[sx] * gk).sum();
-        }
-    }
-    // Column pass into out [3, H, W], whole rows at a time.
-    let mut out = vec![0.0f32; CHANNELS * w * h];
-    for (src, dst) in tmp.chunks_exact(w * h).zip(out.chunks_exact_mut(w * h)) {
-        for (y, dst_row) in dst.chunks_exact_mut(w).enumerate() {
+    // Row pass into tmp [3, H, W]: each row is copied into `padded` (reflected `half` pixels on
+    // each side), then `tmp_row = Σ_k g[k] · padded[k .. k + W]`, whole-row multiply-adds.
+    let mut padded = vec![0.0f32; w + 2 * half as usize];
+    SCRATCH.with_borrow_mut(|tmp| {
+        tmp.clear();
+        tmp.resize(CHANNELS * w * h, 0.0);
+        for (src, dst) in img.data().chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+            for (i, slot) in padded.iter_mut().enumerate() {
+                *slot = src[reflect(i as isize - half, w)];
+            }
             for (k, gk) in g.iter().enumerate() {
-                let sy = reflect(y as isize + k as isize - half, h);
-                for (o, v) in dst_row.iter_mut().zip(&src[sy * w..(sy + 1) * w]) {
+                for (o, v) in dst.iter_mut().zip(&padded[k..k + w]) {
                     *o += gk * v;
                 }
             }
         }
-    }
-    Image::new(w, h, out)
+        // Column pass into out [3, H, W], whole rows at a time.
+        let mut out = vec![0.0f32; CHANNELS * w * h];
+        for (src, dst) in tmp.chunks_exact(w * h).zip(out.chunks_exact_mut(w * h)) {
+            for (y, dst_row) in dst.chunks_exact_mut(w).enumerate() {
+                for (k, gk) in g.iter().enumerate() {
+                    let sy = reflect(y as isize + k as isize - half, h);
+                    for (o, v) in dst_row.iter_mut().zip(&src[sy * w..(sy + 1) * w]) {
+                        *o += gk * v;
+                    }
+                }
+            }
+        }
+        Image::new(w, h, out)
+    })
+}
+
+thread_local! {
+    /// Per-thread buffer for the row pass, reused across calls (fresh pages per image cost more
+    /// than the arithmetic).
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 #[cfg(test)]

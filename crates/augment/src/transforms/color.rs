@@ -32,27 +32,43 @@ fn blend(x: f32, r: f32, f: f32) -> f32 {
 /// in-range input, `f = 0` gives black).
 pub fn adjust_brightness(img: &Image, factor: f32) -> Image {
     let mut out = img.clone();
-    out.data_mut().iter_mut().for_each(|v| *v = blend(*v, 0.0, factor));
+    adjust_brightness_in_place(&mut out, factor);
     out
+}
+
+/// In-place form of [`adjust_brightness`] (pipelines use it to skip an allocation per step).
+pub fn adjust_brightness_in_place(out: &mut Image, factor: f32) {
+    out.data_mut().iter_mut().for_each(|v| *v = blend(*v, 0.0, factor));
 }
 
 /// `out = clamp(f · x + (1 − f) · mean(gray(img)), 0, 1)` (torchvision `adjust_contrast`; `f = 0`
 /// gives a uniform gray image at the mean luma).
 pub fn adjust_contrast(img: &Image, factor: f32) -> Image {
-    let (r, g, b) = img.planes();
+    let mut out = img.clone();
+    adjust_contrast_in_place(&mut out, factor);
+    out
+}
+
+/// In-place form of [`adjust_contrast`] (pipelines use it to skip an allocation per step).
+pub fn adjust_contrast_in_place(out: &mut Image, factor: f32) {
+    let (r, g, b) = out.planes();
     let n = r.len();
     // Summed in f64: a 224² image would lose digits in an f32 running sum.
     let total: f64 = (0..n).map(|i| f64::from(gray(r[i], g[i], b[i]))).sum();
     let mean = (total / n as f64) as f32;
-    let mut out = img.clone();
     out.data_mut().iter_mut().for_each(|v| *v = blend(*v, mean, factor));
-    out
 }
 
 /// `out[c] = clamp(f · x[c] + (1 − f) · gray(x), 0, 1)` per pixel (torchvision
 /// `adjust_saturation`; `f = 0` gives the grayscale image, `f > 1` exaggerates colour).
 pub fn adjust_saturation(img: &Image, factor: f32) -> Image {
     let mut out = img.clone();
+    adjust_saturation_in_place(&mut out, factor);
+    out
+}
+
+/// In-place form of [`adjust_saturation`] (pipelines use it to skip an allocation per step).
+pub fn adjust_saturation_in_place(out: &mut Image, factor: f32) {
     let (r, g, b) = out.planes_mut();
     for i in 0..r.len() {
         let y = gray(r[i], g[i], b[i]);
@@ -60,7 +76,6 @@ pub fn adjust_saturation(img: &Image, factor: f32) -> Image {
         g[i] = blend(g[i], y, factor);
         b[i] = blend(b[i], y, factor);
     }
-    out
 }
 
 /// RGB → HSV for one pixel, torchvision's `_rgb_to_hsv` (H in `[0, 1)`; H = S = 0 for grays).
@@ -106,32 +121,47 @@ fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
 /// (torchvision `adjust_hue`, whose valid range is `[−0.5, 0.5]`; other values wrap the same way).
 pub fn adjust_hue(img: &Image, hue_factor: f32) -> Image {
     let mut out = img.clone();
+    adjust_hue_in_place(&mut out, hue_factor);
+    out
+}
+
+/// In-place form of [`adjust_hue`] (pipelines use it to skip an allocation per step).
+pub fn adjust_hue_in_place(out: &mut Image, hue_factor: f32) {
     let (r, g, b) = out.planes_mut();
     for i in 0..r.len() {
         let (h, s, v) = rgb_to_hsv(r[i], g[i], b[i]);
         let (nr, ng, nb) = hsv_to_rgb((h + hue_factor).rem_euclid(1.0), s, v);
         (r[i], g[i], b[i]) = (nr, ng, nb);
     }
-    out
 }
 
 /// Every channel replaced by the pixel's gray `0.2989·R + 0.587·G + 0.114·B` (torchvision
 /// `rgb_to_grayscale(num_output_channels=3)`).
 pub fn rgb_to_grayscale(img: &Image) -> Image {
     let mut out = img.clone();
+    rgb_to_grayscale_in_place(&mut out);
+    out
+}
+
+/// In-place form of [`rgb_to_grayscale`] (pipelines use it to skip an allocation per step).
+pub fn rgb_to_grayscale_in_place(out: &mut Image) {
     let (r, g, b) = out.planes_mut();
     for i in 0..r.len() {
         let y = gray(r[i], g[i], b[i]);
         (r[i], g[i], b[i]) = (y, y, y);
     }
-    out
 }
 
 /// `out = 1 − x` (torchvision `invert` for float images).
 pub fn invert(img: &Image) -> Image {
     let mut out = img.clone();
-    out.data_mut().iter_mut().for_each(|v| *v = 1.0 - *v);
+    invert_in_place(&mut out);
     out
+}
+
+/// In-place form of [`invert`] (pipelines use it to skip an allocation per step).
+pub fn invert_in_place(out: &mut Image) {
+    out.data_mut().iter_mut().for_each(|v| *v = 1.0 - *v);
 }
 
 /// One of the four colour adjustments of [`ColorJitter`].
@@ -244,16 +274,21 @@ impl ColorJitter {
 /// returned unchanged.
 pub fn color_jitter(img: &Image, p: &JitterParams) -> Image {
     let mut out = img.clone();
-    for op in p.order {
-        out = match (op, p.brightness, p.contrast, p.saturation, p.hue) {
-            (JitterOp::Brightness, Some(f), ..) => adjust_brightness(&out, f),
-            (JitterOp::Contrast, _, Some(f), ..) => adjust_contrast(&out, f),
-            (JitterOp::Saturation, _, _, Some(f), _) => adjust_saturation(&out, f),
-            (JitterOp::Hue, .., Some(f)) => adjust_hue(&out, f),
-            _ => continue,
-        };
-    }
+    color_jitter_in_place(&mut out, p);
     out
+}
+
+/// In-place form of [`color_jitter`].
+pub fn color_jitter_in_place(out: &mut Image, p: &JitterParams) {
+    for op in p.order {
+        match (op, p.brightness, p.contrast, p.saturation, p.hue) {
+            (JitterOp::Brightness, Some(f), ..) => adjust_brightness_in_place(out, f),
+            (JitterOp::Contrast, _, Some(f), ..) => adjust_contrast_in_place(out, f),
+            (JitterOp::Saturation, _, _, Some(f), _) => adjust_saturation_in_place(out, f),
+            (JitterOp::Hue, .., Some(f)) => adjust_hue_in_place(out, f),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

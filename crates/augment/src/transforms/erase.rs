@@ -95,7 +95,13 @@ impl RandomErasing {
 /// Overwrites the box of `p` (clipped to the image) with `p.value`; everything else is copied.
 pub fn erase(img: &Image, p: &EraseParams) -> Image {
     let mut out = img.clone();
-    let (w, h) = (img.width(), img.height());
+    erase_in_place(&mut out, p);
+    out
+}
+
+/// In-place form of [`erase`] (pipelines use it to skip an allocation per step).
+pub fn erase_in_place(out: &mut Image, p: &EraseParams) {
+    let (w, h) = (out.width(), out.height());
     let (y1, x1) = ((p.top + p.height).min(h), (p.left + p.width).min(w));
     let mut noise = Rng::new(p.seed);
     for c in 0..CHANNELS {
@@ -109,7 +115,6 @@ pub fn erase(img: &Image, p: &EraseParams) -> Image {
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

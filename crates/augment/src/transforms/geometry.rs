@@ -71,24 +71,34 @@ pub fn center_crop(img: &Image, height: usize, width: usize) -> Result<Image, Au
 /// Mirror left–right: `out[c, y, x] = img[c, y, W − 1 − x]` (torchvision `hflip`).
 pub fn flip_horizontal(img: &Image) -> Image {
     let mut out = img.clone();
-    let w = img.width();
+    flip_horizontal_in_place(&mut out);
+    out
+}
+
+/// In-place form of [`flip_horizontal`] (pipelines use it to skip an allocation per step).
+pub fn flip_horizontal_in_place(out: &mut Image) {
+    let w = out.width();
     for row in out.data_mut().chunks_exact_mut(w) {
         row.reverse();
     }
-    out
 }
 
 /// Mirror top–bottom: `out[c, y, x] = img[c, H − 1 − y, x]` (torchvision `vflip`).
 pub fn flip_vertical(img: &Image) -> Image {
     let mut out = img.clone();
-    let (w, h) = (img.width(), img.height());
+    flip_vertical_in_place(&mut out);
+    out
+}
+
+/// In-place form of [`flip_vertical`] (pipelines use it to skip an allocation per step).
+pub fn flip_vertical_in_place(out: &mut Image) {
+    let (w, h) = (out.width(), out.height());
     for plane in out.data_mut().chunks_exact_mut(w * h) {
         for y in 0..h / 2 {
             let (upper, lower) = plane.split_at_mut((h - 1 - y) * w);
             upper[y * w..(y + 1) * w].swap_with_slice(&mut lower[..w]);
         }
     }
-    out
 }
 
 /// A rotation by a multiple of 90°, counter-clockwise (the sign convention of torchvision's

@@ -1,5 +1,11 @@
 //! Additive Gaussian noise, torchvision's `gaussian_noise(img, mean, sigma, clip=True)`:
-//! `out = clamp(x + mean + σ·z, 0, 1)` with `z ~ N(0, 1)` independent per value.
+//! `out = clamp(x + mean + σ·z, 0, 1)` with `z` independent per value, mean 0, variance 1.
+//!
+//! Difference from torchvision: `z` is not an exact normal but the Irwin–Hall approximation
+//! `z = (u₁ + u₂ + u₃ + u₄ − 2)·√3` with four uniforms `uᵢ` cut from one 64-bit draw. It has the
+//! right mean and variance, a bell shape, and tails cut at ±2√3 ≈ ±3.46 (which clamping mostly
+//! hides anyway), and it costs one generator step per value instead of a logarithm and a cosine
+//! (Box–Muller made this transform 40× slower than any other).
 //!
 //! To stay a pure function of (image, parameters), the noise comes from a seed carried in
 //! [`NoiseParams`], drawn when the parameters are sampled.
@@ -56,14 +62,27 @@ impl GaussianNoise {
     }
 }
 
-/// `out = clamp(x + mean + σ·z, 0, 1)`, `z` from the stream seeded by `p.seed`.
+/// A mean-0, variance-1 bell-shaped value: the sum of the four 16-bit uniforms in one draw,
+/// `uᵢ = (kᵢ + ½) / 2¹⁶` (each mean ½, variance ≈ 1/12), centred and scaled by √3.
+fn irwin_hall4(rng: &mut Rng) -> f32 {
+    let r = rng.next_u64();
+    let sum = (r & 0xFFFF) + ((r >> 16) & 0xFFFF) + ((r >> 32) & 0xFFFF) + (r >> 48);
+    ((sum as f32 + 2.0) / 65536.0 - 2.0) * 3f32.sqrt()
+}
+
+/// `out = clamp(x + mean + σ·z, 0, 1)`, `z` from the stream seeded by `p.seed` (module docs).
 pub fn gaussian_noise(img: &Image, p: &NoiseParams) -> Image {
-    let mut rng = Rng::new(p.seed);
     let mut out = img.clone();
-    out.data_mut()
-        .iter_mut()
-        .for_each(|v| *v = (*v + p.mean + p.sigma * rng.normal()).clamp(0.0, 1.0));
+    gaussian_noise_in_place(&mut out, p);
     out
+}
+
+/// In-place form of [`gaussian_noise`] (pipelines use it to skip an allocation per step).
+pub fn gaussian_noise_in_place(out: &mut Image, p: &NoiseParams) {
+    let mut rng = Rng::new(p.seed);
+    for v in out.data_mut() {
+        *v = (*v + p.mean + p.sigma * irwin_hall4(&mut rng)).clamp(0.0, 1.0);
+    }
 }
 
 #[cfg(test)]
@@ -85,5 +104,12 @@ mod tests {
             gaussian_noise(&test_image(5, 5, 1), &NoiseParams { mean: 0.0, sigma: 3.0, seed: 1 });
         assert!(loud.data().iter().all(|v| (0.0..=1.0).contains(v)));
         assert!(GaussianNoise { mean: 0.0, sigma: (0.2, 0.1) }.validate().is_err());
+        // The Irwin–Hall draws: unit variance, symmetric, bounded by 2√3.
+        let mut rng = Rng::new(11);
+        let z: Vec<f32> = (0..100_000).map(|_| irwin_hall4(&mut rng)).collect();
+        let m = z.iter().sum::<f32>() / z.len() as f32;
+        let v = z.iter().map(|x| x * x).sum::<f32>() / z.len() as f32;
+        assert!(m.abs() < 0.01 && (v - 1.0).abs() < 0.02, "{m} {v}");
+        assert!(z.iter().all(|x| x.abs() <= 2.0 * 3f32.sqrt()));
     }
 }

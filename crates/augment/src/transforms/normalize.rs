@@ -38,12 +38,17 @@ impl Normalize {
 /// `out[c] = (x[c] − mean[c]) / std[c]`.
 pub fn normalize(img: &Image, p: &Normalize) -> Image {
     let mut out = img.clone();
-    let n = img.width() * img.height();
+    normalize_in_place(&mut out, p);
+    out
+}
+
+/// In-place form of [`normalize`] (pipelines use it to skip an allocation per step).
+pub fn normalize_in_place(out: &mut Image, p: &Normalize) {
+    let n = out.width() * out.height();
     for (c, plane) in out.data_mut().chunks_exact_mut(n).enumerate().take(CHANNELS) {
         let (m, s) = (p.mean[c], p.std[c]);
         plane.iter_mut().for_each(|v| *v = (*v - m) / s);
     }
-    out
 }
 
 #[cfg(test)]

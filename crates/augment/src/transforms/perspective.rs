@@ -8,7 +8,8 @@
 //!
 //! where the eight coefficients solve the 8×8 linear system mapping each `end` point to its
 //! `start` point (solved here by Gaussian elimination in f64; torchvision uses least squares,
-//! which is the same exact solution for four points in general position). The input is sampled
+//! which is the same exact solution for four points in general position), then rounded to f32
+//! as torchvision does. The input is sampled
 //! bilinearly at `(u − ½, v − ½)` with zeros outside (`grid_sample(align_corners=False)`), and a
 //! ones-mask sampled the same way blends in the fill: `out = mask·(sample − fill) + fill`.
 
@@ -129,22 +130,39 @@ impl PerspectiveParams {
 /// # Errors
 /// [`AugmentError::BadParameter`] for degenerate corners.
 pub fn perspective(img: &Image, p: &PerspectiveParams) -> Result<Image, AugmentError> {
-    let [a, b, c, d, e, f, g, h] = p.coefficients()?;
+    // Like torchvision, the coefficients are solved in f64 and used in f32.
+    let [a, b, c, d, e, f, g, h] = p.coefficients()?.map(|v| v as f32);
     let (w, hh) = (img.width(), img.height());
     let n = w * hh;
+    let src = img.data();
     let mut out = Image::filled(w, hh, 0.0);
+    let dst = out.data_mut();
     for i in 0..hh {
-        let y = i as f64 + 0.5;
+        let y = i as f32 + 0.5;
         for j in 0..w {
-            let x = j as f64 + 0.5;
+            let x = j as f32 + 0.5;
             let den = g * x + h * y + 1.0;
             // Input pixel coordinates (pixel centres at integers).
-            let u = ((a * x + b * y + c) / den - 0.5) as f32;
-            let v = ((d * x + e * y + f) / den - 0.5) as f32;
+            let u = (a * x + b * y + c) / den - 0.5;
+            let v = (d * x + e * y + f) / den - 0.5;
             let (x0, y0) = (u.floor(), v.floor());
             let (fx, fy) = (u - x0, v - y0);
             let (x0, y0) = (x0 as isize, y0 as isize);
-            // The four taps and their bilinear weights; taps outside the image weigh 0.
+            let o = i * w + j;
+            if x0 >= 0 && y0 >= 0 && x0 + 1 < w as isize && y0 + 1 < hh as isize {
+                // All four taps inside: the common case, no bounds checks per tap.
+                let k = y0 as usize * w + x0 as usize;
+                let (w00, w01, w10, w11) =
+                    ((1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx);
+                let mask = w00 + w01 + w10 + w11;
+                for ch in 0..CHANNELS {
+                    let s = &src[ch * n..(ch + 1) * n];
+                    let value = w00 * s[k] + w01 * s[k + 1] + w10 * s[k + w] + w11 * s[k + w + 1];
+                    dst[ch * n + o] = mask * (value - p.fill) + p.fill;
+                }
+                continue;
+            }
+            // Near or past the border: taps outside the image weigh 0.
             let taps = [
                 (y0, x0, (1.0 - fy) * (1.0 - fx)),
                 (y0, x0 + 1, (1.0 - fy) * fx),
@@ -157,14 +175,14 @@ pub fn perspective(img: &Image, p: &PerspectiveParams) -> Result<Image, AugmentE
                 if ty < 0 || tx < 0 || ty >= hh as isize || tx >= w as isize {
                     continue;
                 }
-                let idx = ty as usize * w + tx as usize;
+                let k = ty as usize * w + tx as usize;
                 mask += wt;
                 for (ch, slot) in acc.iter_mut().enumerate() {
-                    *slot += wt * img.data()[ch * n + idx];
+                    *slot += wt * src[ch * n + k];
                 }
             }
             for (ch, value) in acc.iter().enumerate() {
-                out.data_mut()[ch * n + i * w + j] = mask * (value - p.fill) + p.fill;
+                dst[ch * n + o] = mask * (value - p.fill) + p.fill;
             }
         }
     }

@@ -15,23 +15,27 @@
 //! Weights are convex, so the output stays in the input's range.
 
 use crate::{AugmentError, CHANNELS, Image};
+use std::cell::RefCell;
 
-/// The taps of one output sample: inputs `start..start + weights.len()`.
+/// The taps of every output sample along one axis, padded to a common count `taps` so the inner
+/// loop has a fixed trip count: output `i` reads inputs `starts[i] .. starts[i] + taps` with
+/// weights `weights[i·taps .. (i + 1)·taps]` (zeros where the tent does not reach).
 #[derive(Debug, Clone)]
-struct Taps {
-    start: usize,
+struct AxisTaps {
+    taps: usize,
+    starts: Vec<usize>,
     weights: Vec<f32>,
 }
 
 /// Tent-filter taps for resizing an axis of `n_in` samples to `n_out` (both ≥ 1).
-fn axis_taps(n_in: usize, n_out: usize) -> Vec<Taps> {
+fn axis_taps(n_in: usize, n_out: usize) -> AxisTaps {
     let scale = n_in as f64 / n_out as f64;
     let support = scale.max(1.0);
-    (0..n_out)
+    let per_output: Vec<(usize, Vec<f64>)> = (0..n_out)
         .map(|i| {
             let center = scale * (i as f64 + 0.5);
             // Truncation as in PyTorch (`int(center − support + 0.5)`), then clamped to the axis.
-            let lo = ((center - support + 0.5).trunc().max(0.0)) as usize;
+            let lo = (center - support + 0.5).trunc().max(0.0) as usize;
             let hi = ((center + support + 0.5).trunc() as usize).min(n_in);
             let mut weights: Vec<f64> = (lo..hi)
                 .map(|j| (1.0 - ((j as f64 + 0.5 - center) / support).abs()).max(0.0))
@@ -40,9 +44,42 @@ fn axis_taps(n_in: usize, n_out: usize) -> Vec<Taps> {
             if total > 0.0 {
                 weights.iter_mut().for_each(|w| *w /= total);
             }
-            Taps { start: lo, weights: weights.into_iter().map(|w| w as f32).collect() }
+            (lo, weights)
         })
-        .collect()
+        .collect();
+    // Every window lies inside [0, n_in), so `taps ≤ n_in` and shifting a window left to fit
+    // `taps` slots keeps it inside.
+    let taps = per_output.iter().map(|(_, w)| w.len()).max().unwrap_or(1).max(1);
+    let mut starts = Vec::with_capacity(n_out);
+    let mut weights = vec![0.0f32; n_out * taps];
+    for (i, (lo, w)) in per_output.iter().enumerate() {
+        let start = (*lo).min(n_in - taps);
+        starts.push(start);
+        for (k, wk) in w.iter().enumerate() {
+            weights[i * taps + (lo - start) + k] = *wk as f32;
+        }
+    }
+    AxisTaps { taps, starts, weights }
+}
+
+/// Resamples one row: `dst[i] = Σ_k w[i, k] · src[start_i + k]` with a compile-time tap count,
+/// so the inner loop unrolls.
+fn row_pass_fixed<const K: usize>(src: &[f32], dst: &mut [f32], t: &AxisTaps) {
+    for ((out, &start), w) in dst.iter_mut().zip(&t.starts).zip(t.weights.chunks_exact(K)) {
+        let s = &src[start..start + K];
+        let mut acc = 0.0;
+        for k in 0..K {
+            acc += s[k] * w[k];
+        }
+        *out = acc;
+    }
+}
+
+/// [`row_pass_fixed`] for tap counts above 8 (strong downscaling, e.g. at load time).
+fn row_pass_dynamic(src: &[f32], dst: &mut [f32], t: &AxisTaps) {
+    for ((out, &start), w) in dst.iter_mut().zip(&t.starts).zip(t.weights.chunks_exact(t.taps)) {
+        *out = src[start..start + t.taps].iter().zip(w).map(|(v, wk)| v * wk).sum();
+    }
 }
 
 /// Resizes to `height × width` (bilinear, antialiased when downscaling; see the module docs).
@@ -58,39 +95,71 @@ pub fn resize(img: &Image, height: usize, width: usize) -> Result<Image, Augment
     if (w, h) == (width, height) {
         return Ok(img.clone());
     }
-    // Pass 1, along rows: tmp [3, H, width].
-    let tmp = if w == width {
-        img.data().to_vec()
-    } else {
-        let taps = axis_taps(w, width);
-        let mut tmp = vec![0.0f32; CHANNELS * h * width];
-        for (src_row, dst_row) in img.data().chunks_exact(w).zip(tmp.chunks_exact_mut(width)) {
-            for (out, t) in dst_row.iter_mut().zip(&taps) {
-                let src = &src_row[t.start..t.start + t.weights.len()];
-                *out = src.iter().zip(&t.weights).map(|(v, wt)| v * wt).sum();
-            }
-        }
-        tmp
-    };
-    // Pass 2, along columns: out [3, height, width], accumulating whole rows (cache friendly).
     if h == height {
-        return Image::new(width, height, tmp);
+        // Width only: one row pass straight into the output.
+        let mut out = vec![0.0f32; CHANNELS * height * width];
+        row_pass(img.data(), &mut out, w, width);
+        return Image::new(width, height, out);
     }
+    if w == width {
+        return Image::new(width, height, column_pass(img.data(), h, height, width));
+    }
+    // Both: rows into the per-thread scratch tmp [3, H, width], then columns.
+    let out = SCRATCH.with_borrow_mut(|tmp| {
+        tmp.resize(CHANNELS * h * width, 0.0);
+        row_pass(img.data(), tmp, w, width);
+        column_pass(tmp, h, height, width)
+    });
+    Image::new(width, height, out)
+}
+
+thread_local! {
+    /// Per-thread buffer for the intermediate pass, reused across calls: allocating it fresh
+    /// for every image made the kernel's page-fault handling cost more than the arithmetic.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pass along rows: `src` `[3·H, w]` → `dst` `[3·H, width]` (every value written).
+fn row_pass(src: &[f32], dst: &mut [f32], w: usize, width: usize) {
+    let taps = axis_taps(w, width);
+    let pass: fn(&[f32], &mut [f32], &AxisTaps) = match taps.taps {
+        1 => row_pass_fixed::<1>,
+        2 => row_pass_fixed::<2>,
+        3 => row_pass_fixed::<3>,
+        4 => row_pass_fixed::<4>,
+        5 => row_pass_fixed::<5>,
+        6 => row_pass_fixed::<6>,
+        7 => row_pass_fixed::<7>,
+        8 => row_pass_fixed::<8>,
+        _ => row_pass_dynamic,
+    };
+    for (src_row, dst_row) in src.chunks_exact(w).zip(dst.chunks_exact_mut(width)) {
+        pass(src_row, dst_row, &taps);
+    }
+}
+
+/// Pass along columns: `src` `[3, h, width]` → a new `[3, height, width]`, accumulating whole
+/// rows (they vectorise).
+fn column_pass(src: &[f32], h: usize, height: usize, width: usize) -> Vec<f32> {
     let taps = axis_taps(h, height);
     let mut out = vec![0.0f32; CHANNELS * height * width];
     for (src_plane, dst_plane) in
-        tmp.chunks_exact(h * width).zip(out.chunks_exact_mut(height * width))
+        src.chunks_exact(h * width).zip(out.chunks_exact_mut(height * width))
     {
-        for (dst_row, t) in dst_plane.chunks_exact_mut(width).zip(&taps) {
-            for (k, wt) in t.weights.iter().enumerate() {
-                let src_row = &src_plane[(t.start + k) * width..(t.start + k + 1) * width];
+        for ((dst_row, &start), w) in dst_plane
+            .chunks_exact_mut(width)
+            .zip(&taps.starts)
+            .zip(taps.weights.chunks_exact(taps.taps))
+        {
+            for (k, wk) in w.iter().enumerate() {
+                let src_row = &src_plane[(start + k) * width..(start + k + 1) * width];
                 for (o, v) in dst_row.iter_mut().zip(src_row) {
-                    *o += wt * v;
+                    *o += wk * v;
                 }
             }
         }
     }
-    Image::new(width, height, out)
+    out
 }
 
 /// torchvision's `Resize(size)` with an int: the shorter side becomes `size`, the longer side
@@ -116,15 +185,20 @@ mod tests {
     #[test]
     fn taps_are_convex_and_identity_at_equal_size() {
         for (n_in, n_out) in [(7, 3), (3, 7), (16, 5), (5, 16), (9, 9), (1, 4), (4, 1)] {
-            for t in axis_taps(n_in, n_out) {
-                let sum: f32 = t.weights.iter().sum();
+            let t = axis_taps(n_in, n_out);
+            for (w, &start) in t.weights.chunks_exact(t.taps).zip(&t.starts) {
+                let sum: f32 = w.iter().sum();
                 assert!((sum - 1.0).abs() < 1e-6, "{n_in}->{n_out}: {sum}");
-                assert!(t.weights.iter().all(|&w| w >= 0.0));
-                assert!(t.start + t.weights.len() <= n_in);
+                assert!(w.iter().all(|&w| w >= 0.0));
+                assert!(start + t.taps <= n_in);
             }
         }
         let img = test_image(6, 4, 1);
         assert_eq!(resize(&img, 4, 6).unwrap(), img);
+        // Strong downscaling takes the dynamic path (more than 8 taps) and agrees with a 2-step
+        // box average of a constant.
+        let big = Image::filled(100, 3, 0.7);
+        assert!(resize(&big, 3, 7).unwrap().data().iter().all(|v| (v - 0.7).abs() < 1e-5));
     }
 
     #[test]
