@@ -243,6 +243,17 @@ impl std::fmt::Display for AugmentPreset {
 }
 
 impl AugmentPreset {
+    /// The side to hold images at in memory (`LoadSize::CenterSquare`) for a `size × size`
+    /// network input: `size` for `None` and `Paper` (they centre-crop, so loading at `size` makes
+    /// their first two steps free), `⌈size · 8/7⌉` for `Default` (256 for 224, like ImageNet's
+    /// resize-256-crop-224), leaving its random crops room to move.
+    pub fn working_size(self, size: usize) -> usize {
+        match self {
+            Self::None | Self::Paper => size,
+            Self::Default => (size * 8).div_ceil(7),
+        }
+    }
+
     /// The preset as a pipeline producing `size × size` images.
     ///
     /// **Paper** (torchvision defaults unless noted):
@@ -358,8 +369,11 @@ mod tests {
                 assert_eq!(out, again);
             }
             assert_eq!(preset.to_string().parse::<AugmentPreset>().unwrap(), preset);
+            assert!(preset.working_size(224) >= 224);
         }
         assert!(AugmentPreset::Default.pipeline(0).is_err());
+        assert_eq!(AugmentPreset::Default.working_size(224), 256);
+        assert_eq!(AugmentPreset::Paper.working_size(64), 64);
         assert!("fancy".parse::<AugmentPreset>().is_err());
     }
 

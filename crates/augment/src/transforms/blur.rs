@@ -114,8 +114,13 @@ pub fn gaussian_blur(img: &Image, p: &BlurParams) -> Result<Image, AugmentError>
         tmp.clear();
         tmp.resize(CHANNELS * w * h, 0.0);
         for (src, dst) in img.data().chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
-            for (i, slot) in padded.iter_mut().enumerate() {
-                *slot = src[reflect(i as isize - half, w)];
+            // Middle: the row itself; edges: `half` mirrored pixels each side (computed with
+            // `reflect`, whose modulo is too slow to run for every pixel).
+            let hp = half as usize;
+            padded[hp..hp + w].copy_from_slice(src);
+            for i in 0..hp {
+                padded[i] = src[reflect(i as isize - half, w)];
+                padded[hp + w + i] = src[reflect((w + i) as isize, w)];
             }
             for (k, gk) in g.iter().enumerate() {
                 for (o, v) in dst.iter_mut().zip(&padded[k..k + w]) {

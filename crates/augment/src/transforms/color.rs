@@ -96,7 +96,10 @@ fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     } else {
         4.0 + gc - rc
     };
-    ((h / 6.0 + 1.0) % 1.0, s, maxc)
+    // torchvision: `fmod(h/6 + 1, 1)`; h/6 + 1 lies in [5/6, 11/6), where the fmod is one exact
+    // subtraction (and a library call slower than the whole conversion when spelled `%`).
+    let h = h / 6.0 + 1.0;
+    (if h >= 1.0 { h - 1.0 } else { h }, s, maxc)
 }
 
 /// HSV → RGB for one pixel, torchvision's `_hsv_to_rgb` (six sectors of `H·6`).
@@ -117,6 +120,11 @@ fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
     }
 }
 
+/// `x mod 1` as torch's `remainder` computes it, `x − ⌊x⌋`, without a `fmod` call.
+fn wrap_unit(x: f32) -> f32 {
+    x - x.floor()
+}
+
 /// Rotates every pixel's hue by `hue_factor` turns: `H ↦ (H + hue_factor) mod 1`, S and V kept
 /// (torchvision `adjust_hue`, whose valid range is `[−0.5, 0.5]`; other values wrap the same way).
 pub fn adjust_hue(img: &Image, hue_factor: f32) -> Image {
@@ -130,7 +138,7 @@ pub fn adjust_hue_in_place(out: &mut Image, hue_factor: f32) {
     let (r, g, b) = out.planes_mut();
     for i in 0..r.len() {
         let (h, s, v) = rgb_to_hsv(r[i], g[i], b[i]);
-        let (nr, ng, nb) = hsv_to_rgb((h + hue_factor).rem_euclid(1.0), s, v);
+        let (nr, ng, nb) = hsv_to_rgb(wrap_unit(h + hue_factor), s, v);
         (r[i], g[i], b[i]) = (nr, ng, nb);
     }
 }

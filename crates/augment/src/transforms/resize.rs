@@ -66,7 +66,8 @@ fn axis_taps(n_in: usize, n_out: usize) -> AxisTaps {
 /// so the inner loop unrolls.
 fn row_pass_fixed<const K: usize>(src: &[f32], dst: &mut [f32], t: &AxisTaps) {
     for ((out, &start), w) in dst.iter_mut().zip(&t.starts).zip(t.weights.chunks_exact(K)) {
-        let s = &src[start..start + K];
+        let s: &[f32; K] = src[start..start + K].try_into().expect("a window of K taps");
+        let w: &[f32; K] = w.try_into().expect("chunks_exact(K) yields K weights");
         let mut acc = 0.0;
         for k in 0..K {
             acc += s[k] * w[k];
