@@ -12,6 +12,7 @@
 //! What this is not: it knows nothing of C, of edges or of blocking. It never reads C (so β = 0
 //! needs no special case) and always computes a whole tile; `loops.rs` stores the valid part.
 
+use wide::f32x8;
 #[cfg(not(target_feature = "avx512f"))]
 use wide::f32x8 as Lanes;
 #[cfg(target_feature = "avx512f")]
@@ -52,4 +53,11 @@ pub(super) fn tile(a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
             *t = v.to_array();
         }
     }
+}
+
+/// Transposes an 8×8 block, `out[j][i] = block[i][j]`, in registers (`f32x8::transpose`: unpack
+/// and shuffle instructions with AVX). Packing uses it to turn 8 rows of a row-major matrix into
+/// 8 steps of a panel with whole-vector loads and stores instead of 64 strided scalar stores.
+pub(super) fn transpose8(block: [[f32; 8]; 8]) -> [[f32; 8]; 8] {
+    f32x8::transpose(block.map(f32x8::new)).map(f32x8::to_array)
 }

@@ -10,9 +10,9 @@
 //! Packing also makes transposes free: whether the source is read along rows or columns is
 //! decided here, once per element, and the kernel only ever sees contiguous panels.
 
-use super::Transpose;
 #[cfg(doc)]
 use super::kernel::{MR, NR};
+use super::{Transpose, kernel};
 use std::ops::Range;
 
 /// A read-only view of `op(X)`, a `rows×cols` matrix, over the row-major storage of `X`.
@@ -64,16 +64,42 @@ pub(super) fn panels<const W: usize>(
         dst[last..].fill(0.0);
     }
     match x.t {
-        // X stored rows×cols: each panel row is contiguous in X. Read along it, write with
-        // stride W.
+        // X stored rows×cols: each panel row is contiguous in X, but the panel wants it spread
+        // with stride W. Blocks of 8 rows × 8 steps go through an in-register transpose (8
+        // vector loads, 8 vector stores); the rows and steps left over are copied one by one.
+        // Steps are walked STEPS at a time so the part of the panel being written (W·STEPS
+        // floats, 8 KiB) stays in L1 while every row group visits it.
         Transpose::No => {
-            for (i, row) in rows.enumerate() {
-                let (q, w) = (i / W, i % W);
-                let start = row * x.cols + depth.start;
-                let src = &x.data[start..start + kc];
-                let panel = &mut dst[q * W * kc..(q + 1) * W * kc];
-                for (d, &s) in panel.iter_mut().skip(w).step_by(W).zip(src) {
-                    *d = s;
+            const STEPS: usize = 64;
+            const { assert!(W.is_multiple_of(8) && STEPS.is_multiple_of(8)) };
+            let at = |row: usize, p: usize| row * x.cols + depth.start + p;
+            for (q, panel) in dst.chunks_exact_mut(W * kc).enumerate() {
+                let row0 = rows.start + q * W;
+                let height = rows.end.min(row0 + W) - row0;
+                let (groups, steps) = (height / 8 * 8, kc / 8 * 8);
+                for p_chunk in (0..steps).step_by(STEPS) {
+                    for g in (0..groups).step_by(8) {
+                        for p in (p_chunk..steps.min(p_chunk + STEPS)).step_by(8) {
+                            let block: [[f32; 8]; 8] = std::array::from_fn(|r| {
+                                let start = at(row0 + g + r, p);
+                                x.data[start..start + 8].try_into().expect("a slice of 8")
+                            });
+                            for (j, t) in kernel::transpose8(block).iter().enumerate() {
+                                let d = (p + j) * W + g;
+                                panel[d..d + 8].copy_from_slice(t);
+                            }
+                        }
+                    }
+                }
+                // Leftovers: steps past the last multiple of 8 for the grouped rows, and every
+                // step for the rows past the last multiple of 8.
+                for w in 0..height {
+                    let first = if w < groups { steps } else { 0 };
+                    let start = at(row0 + w, first);
+                    let src = &x.data[start..start + kc - first];
+                    for (d, &v) in panel[first * W..].iter_mut().skip(w).step_by(W).zip(src) {
+                        *d = v;
+                    }
                 }
             }
         }
