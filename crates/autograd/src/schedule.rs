@@ -5,6 +5,8 @@
 //! `optimizer.set_lr(schedule.lr_at(t))`.
 
 use crate::{AutogradError, Parameter, Result};
+use rayon::prelude::*;
+use tensor::ops::elementwise::{self, SUM_CHUNK};
 
 /// The shape of the learning-rate curve after warm-up (γ₀ = the base learning rate).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,8 +87,8 @@ impl Schedule {
 /// Rescales all gradients together so their global L2 norm is at most `max_norm`, as
 /// `torch.nn.utils.clip_grad_norm_` does: with `‖g‖ = √(Σ_params Σ_i g_i²)`, every gradient is
 /// multiplied by `max_norm / (‖g‖ + 1e-6)` when that factor is below 1. Returns `‖g‖` before
-/// clipping. The sum runs in f64, parameter by parameter in list order, element by element:
-/// the same result for any thread count.
+/// clipping. The sum runs in f64 over fixed blocks of each gradient, added in order: the same
+/// result for any thread count.
 ///
 /// # Errors
 /// [`AutogradError::InvalidHyperParameter`] unless `max_norm > 0`.
@@ -98,18 +100,25 @@ pub fn clip_grad_norm(params: &mut [&mut Parameter], max_norm: f32) -> Result<f3
             why: "must be positive and finite",
         });
     }
+    // Fixed blocks summed in parallel, then added in block order: thread-count independent.
     let sum_sq: f64 = params
         .iter()
-        .map(|p| p.grad.data().iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>())
+        .map(|p| {
+            let blocks: Vec<f64> = p
+                .grad
+                .data()
+                .par_chunks(SUM_CHUNK)
+                .map(|b| b.iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>())
+                .collect();
+            blocks.iter().sum::<f64>()
+        })
         .sum();
     let norm = sum_sq.sqrt();
     let factor = f64::from(max_norm) / (norm + 1e-6);
     if factor < 1.0 {
         let factor = factor as f32;
         for p in params.iter_mut() {
-            for g in p.grad.data_mut() {
-                *g *= factor;
-            }
+            elementwise::scale_in_place(&mut p.grad, factor);
         }
     }
     Ok(norm as f32)

@@ -14,6 +14,7 @@
 use crate::ops::Op;
 use crate::{AutogradError, ParamId, Parameter, Result};
 use std::mem;
+use std::time::{Duration, Instant};
 use tensor::Tensor;
 use tensor::ops::batch_norm2d::BatchStats;
 use tensor::ops::elementwise;
@@ -83,6 +84,47 @@ pub struct Tape {
     params: Vec<(ParamId, usize)>,
     /// Buffers for second and later gradient contributions, reused across steps.
     spares: Vec<Tensor>,
+    /// Time per op, when profiling is on.
+    profile: Option<Profile>,
+}
+
+/// Time one kind of node took, summed over calls since profiling started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpTime {
+    /// The op's name (`"conv2d"`, … ; `"input"` and `"parameter"` are copies onto the tape).
+    pub op: &'static str,
+    /// Nodes of this kind recorded.
+    pub calls: u64,
+    /// Time inside forward calls (kernel plus recording).
+    pub forward: Duration,
+    /// Time inside backward calls (kernel plus routing the gradients).
+    pub backward: Duration,
+}
+
+/// Where the tape's time went, per op kind in order of first appearance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// One entry per op kind.
+    pub ops: Vec<OpTime>,
+}
+
+impl Profile {
+    fn entry(&mut self, op: &'static str) -> &mut OpTime {
+        let i = match self.ops.iter().position(|e| e.op == op) {
+            Some(i) => i,
+            None => {
+                let zero = Duration::ZERO;
+                self.ops.push(OpTime { op, calls: 0, forward: zero, backward: zero });
+                self.ops.len() - 1
+            }
+        };
+        &mut self.ops[i]
+    }
+
+    /// Total forward plus backward time of every op kind.
+    pub fn total(&self) -> Duration {
+        self.ops.iter().map(|e| e.forward + e.backward).sum()
+    }
 }
 
 impl Tape {
@@ -97,6 +139,16 @@ impl Tape {
         self.len = 0;
         self.generation += 1;
         self.params.clear();
+    }
+
+    /// Starts (or restarts from zero) timing every op this tape records and differentiates.
+    pub fn start_profiling(&mut self) {
+        self.profile = Some(Profile::default());
+    }
+
+    /// The times gathered since [`Tape::start_profiling`], or `None` if profiling is off.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
     }
 
     /// Number of nodes recorded since the last reset.
@@ -195,7 +247,11 @@ impl Tape {
             // Lend this node's gradient and saved tensors to its op; they come back below.
             let dy = mem::take(&mut node.grad);
             let saved = mem::take(&mut node.saved);
+            let start = self.profile.is_some().then(Instant::now);
             let result = op.backward(self, &dy, &saved);
+            if let (Some(profile), Some(start)) = (&mut self.profile, start) {
+                profile.entry(op.name()).backward += start.elapsed();
+            }
             let node = &mut self.nodes[i];
             node.grad = dy;
             node.saved = saved;
@@ -275,10 +331,21 @@ impl Tape {
     }
 
     fn leaf_node(&mut self, op: Op, requires_grad: bool, fill: impl FnOnce(&mut Tensor)) -> Var {
+        let start = self.profile.is_some().then(Instant::now);
         let var = self.next_slot(op, requires_grad);
         fill(&mut self.nodes[var.index].value);
         self.len += 1;
+        self.note_forward(op, start);
         var
+    }
+
+    /// Adds the time since `start` to `op`'s forward total (when profiling).
+    fn note_forward(&mut self, op: Op, start: Option<Instant>) {
+        if let (Some(profile), Some(start)) = (&mut self.profile, start) {
+            let entry = profile.entry(op.name());
+            entry.calls += 1;
+            entry.forward += start.elapsed();
+        }
     }
 
     /// Makes slot `len` ready for `op`, keeping any buffers it had from an earlier step.
@@ -308,6 +375,7 @@ impl Tape {
         op: Op,
         forward: impl FnOnce(&Tape, &mut Tensor, &mut Saved) -> Result<()>,
     ) -> Result<Var> {
+        let start = self.profile.is_some().then(Instant::now);
         let requires_grad = op.inputs().into_iter().flatten().any(|i| self.nodes[i].requires_grad);
         let var = self.next_slot(op, requires_grad);
         let node = &mut self.nodes[var.index];
@@ -319,6 +387,7 @@ impl Tape {
         node.saved = saved;
         result?;
         self.len += 1;
+        self.note_forward(op, start);
         Ok(var)
     }
 

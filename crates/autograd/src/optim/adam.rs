@@ -1,7 +1,8 @@
 //! Adam and AdamW, as `torch.optim.Adam` / `torch.optim.AdamW` document them.
 
-use super::{Optimizer, OptimizerState, Slots, check_range};
+use super::{CHUNK, Optimizer, OptimizerState, Slots, check_range};
 use crate::{AutogradError, Parameter, Result};
+use rayon::prelude::*;
 
 /// How weight decay λ enters the update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,54 @@ enum Decay {
 enum Amsgrad {
     Off,
     On,
+}
+
+/// The scalars of one Adam step.
+#[derive(Debug, Clone, Copy)]
+struct Hyper {
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    wd: f32,
+    decay: Decay,
+    /// γ / (1 − β1^t).
+    step_size: f32,
+    /// √(1 − β2^t).
+    correction2_sqrt: f32,
+}
+
+impl Hyper {
+    /// The update of the doc comments on [`Adam`] / [`AdamW`] for a run of elements.
+    fn update(
+        &self,
+        theta: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        mut v_max: Option<&mut [f32]>,
+    ) {
+        for j in 0..theta.len() {
+            let g = match self.decay {
+                Decay::Coupled => g[j] + self.wd * theta[j],
+                Decay::Decoupled => {
+                    theta[j] *= 1.0 - self.lr * self.wd;
+                    g[j]
+                }
+            };
+            m[j] = self.beta1 * m[j] + (1.0 - self.beta1) * g;
+            v[j] = self.beta2 * v[j] + (1.0 - self.beta2) * g * g;
+            let v_hat = match v_max.as_deref_mut() {
+                Some(v_max) => {
+                    v_max[j] = v_max[j].max(v[j]);
+                    v_max[j]
+                }
+                None => v[j],
+            };
+            let denom = v_hat.sqrt() / self.correction2_sqrt + self.eps;
+            theta[j] -= self.step_size * m[j] / denom;
+        }
+    }
 }
 
 /// The shared Adam machinery; [`Adam`] and [`AdamW`] differ only in [`Decay`].
@@ -79,32 +128,21 @@ impl AdamCore {
         let [m_all, v_all, rest @ ..] = self.slots.buffers.as_mut_slice() else {
             return Err(AutogradError::OptimizerState("adam state lost its moment buffers".into()));
         };
+        let h = Hyper { lr, beta1, beta2, eps, wd, decay: self.decay, step_size, correction2_sqrt };
         for (i, p) in params.iter_mut().enumerate() {
             let Parameter { value, grad, .. } = &mut **p;
-            let theta = value.data_mut();
-            let (m, v) = (m_all[i].data_mut(), v_all[i].data_mut());
-            let mut v_max = rest.first_mut().map(|buffers| buffers[i].data_mut());
-            for (j, ((theta, &g), (m, v))) in
-                theta.iter_mut().zip(grad.data()).zip(m.iter_mut().zip(v.iter_mut())).enumerate()
-            {
-                let g = match self.decay {
-                    Decay::Coupled => g + wd * *theta,
-                    Decay::Decoupled => {
-                        *theta *= 1.0 - lr * wd;
-                        g
-                    }
-                };
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                let v_hat = match v_max.as_deref_mut() {
-                    Some(v_max) => {
-                        v_max[j] = v_max[j].max(*v);
-                        v_max[j]
-                    }
-                    None => *v,
-                };
-                let denom = v_hat.sqrt() / correction2_sqrt + eps;
-                *theta -= step_size * *m / denom;
+            // Elementwise, so chunks in parallel give the same bits as one loop.
+            let chunks = value
+                .data_mut()
+                .par_chunks_mut(CHUNK)
+                .zip(grad.data().par_chunks(CHUNK))
+                .zip(m_all[i].data_mut().par_chunks_mut(CHUNK))
+                .zip(v_all[i].data_mut().par_chunks_mut(CHUNK));
+            match rest.first_mut() {
+                Some(v_max) => chunks.zip(v_max[i].data_mut().par_chunks_mut(CHUNK)).for_each(
+                    |((((theta, g), m), v), v_max)| h.update(theta, g, m, v, Some(v_max)),
+                ),
+                None => chunks.for_each(|(((theta, g), m), v)| h.update(theta, g, m, v, None)),
             }
         }
         Ok(())

@@ -15,6 +15,9 @@ pub use sgd::Sgd;
 use crate::{AutogradError, Parameter, Result};
 use tensor::Tensor;
 
+/// Elements per parallel task in the elementwise updates.
+const CHUNK: usize = 1 << 14;
+
 /// What every optimiser offers the training loop.
 pub trait Optimizer: std::fmt::Debug + Send {
     /// Updates every parameter from its `grad` (the gradient is left as it is).

@@ -1,7 +1,8 @@
 //! Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay.
 
-use super::{Optimizer, OptimizerState, Slots, check_range};
+use super::{CHUNK, Optimizer, OptimizerState, Slots, check_range};
 use crate::{AutogradError, Parameter, Result};
+use rayon::prelude::*;
 
 /// Classical or Nesterov momentum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,27 +96,32 @@ impl Optimizer for Sgd {
         self.step += 1;
         let (lr, mu, tau, wd) = (self.lr, self.momentum, self.dampening, self.weight_decay);
         let first = self.step == 1;
+        let kind = self.kind;
         for (i, p) in params.iter_mut().enumerate() {
             let Parameter { value, grad, .. } = &mut **p;
-            let theta = value.data_mut();
-            let g = grad.data();
+            // Elementwise, so chunks in parallel give the same bits as one loop.
+            let chunks = value.data_mut().par_chunks_mut(CHUNK).zip(grad.data().par_chunks(CHUNK));
             if !use_momentum {
-                for (theta, &g) in theta.iter_mut().zip(g) {
-                    let g = g + wd * *theta;
-                    *theta -= lr * g;
-                }
+                chunks.for_each(|(theta, g)| {
+                    for (theta, &g) in theta.iter_mut().zip(g) {
+                        let g = g + wd * *theta;
+                        *theta -= lr * g;
+                    }
+                });
                 continue;
             }
             let b = self.slots.buffers[0][i].data_mut();
-            for ((theta, &g), b) in theta.iter_mut().zip(g).zip(b) {
-                let g = g + wd * *theta;
-                *b = if first { g } else { mu * *b + (1.0 - tau) * g };
-                let update = match self.kind {
-                    Momentum::Nesterov => g + mu * *b,
-                    Momentum::Classical => *b,
-                };
-                *theta -= lr * update;
-            }
+            chunks.zip(b.par_chunks_mut(CHUNK)).for_each(|((theta, g), b)| {
+                for ((theta, &g), b) in theta.iter_mut().zip(g).zip(b) {
+                    let g = g + wd * *theta;
+                    *b = if first { g } else { mu * *b + (1.0 - tau) * g };
+                    let update = match kind {
+                        Momentum::Nesterov => g + mu * *b,
+                        Momentum::Classical => *b,
+                    };
+                    *theta -= lr * update;
+                }
+            });
         }
         Ok(())
     }

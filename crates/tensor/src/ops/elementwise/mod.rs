@@ -103,6 +103,15 @@ pub fn scale_into(x: &Tensor, s: f32, y: &mut Tensor) {
     );
 }
 
+/// `x ← s·x`, elementwise, in place (gradient clipping rescales with it).
+pub fn scale_in_place(x: &mut Tensor, s: f32) {
+    x.data_mut().par_chunks_mut(PAR_CHUNK).for_each(|x| {
+        for v in x {
+            *v *= s;
+        }
+    });
+}
+
 /// `Σ_i x_i` over every element, accumulated in f64 in a fixed order (see the module docs), then
 /// rounded to f32. An empty tensor sums to 0.
 pub fn sum(x: &Tensor) -> f32 {

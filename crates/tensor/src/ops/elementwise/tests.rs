@@ -47,6 +47,9 @@ proptest! {
 fn scale_is_its_own_backward_and_broadcast_fills() {
     let x = Tensor::from_vec(&[2, 2], vec![1.0, -2.0, 0.5, 0.0]).unwrap();
     assert_eq!(scale(&x, -3.0).data(), &[-3.0, 6.0, -1.5, 0.0]);
+    let mut y = x.clone();
+    scale_in_place(&mut y, -3.0);
+    assert_eq!(y, scale(&x, -3.0));
     let mut dx = Tensor::default();
     broadcast_into(0.25, &[3, 1], &mut dx);
     assert_eq!(dx.dims(), &[3, 1]);
