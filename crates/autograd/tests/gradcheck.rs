@@ -6,8 +6,8 @@
 //! gradient and a wrong index or scale anywhere shows up.
 //!
 //! Kinks: ReLU inputs are kept at least 0.05 from 0 and max-pool inputs are distinct multiples
-//! of 0.05, both larger than twice the biggest finite-difference step (1e-2), so no difference
-//! crosses a kink. The CNN test rejects (prop_assume) cases with a ReLU input or a pool near-tie
+//! of 0.02, both more than the biggest finite-difference step (1e-2), so no difference crosses
+//! a kink. The CNN test rejects (prop_assume) cases with a ReLU input or a pool near-tie
 //! within its margin.
 
 use autograd::gradcheck::{GradcheckOptions, gradcheck};
@@ -98,8 +98,9 @@ proptest! {
         let len = n * c * h * w;
         let mut order: Vec<usize> = (0..len).collect();
         Rng::new(seed).shuffle(&mut order);
-        // Distinct values 0.05 apart: no window has a near-tie.
-        let x = Tensor::from_vec(&[n, c, h, w], order.iter().map(|&i| i as f32 * 0.05).collect()).unwrap();
+        // Distinct values 0.02 apart (more than the largest step, 1e-2): no window has a
+        // near-tie. Centred on 0 so the loss stays small and its f32 rounding with it.
+        let x = Tensor::from_fn(&[n, c, h, w], |i| (order[i] as f32 - len as f32 / 2.0) * 0.02);
         let p = Pool2dParams { kernel, stride };
         let (oh, ow) = p.output_hw(h, w).unwrap();
         let r = r_for(&[n, c, oh, ow], seed);
@@ -141,6 +142,9 @@ proptest! {
 
     #[test]
     fn batch_norm2d_in_both_modes(n in 1usize..3, c in 1usize..3, h in 1usize..4, w in 2usize..4, seed in 0u64..10_000) {
+        // With two or three values per channel x̂ barely depends on x and its curvature (∝ 1/σ²)
+        // swamps f32 finite differences; the f64 kernel tests cover those sizes exactly.
+        prop_assume!(n * h * w >= 4);
         let mut rng = Rng::new(seed);
         let x = uniform(&[n, c, h, w], &mut rng, -1.0, 2.0);
         let gamma = uniform(&[c], &mut rng, 0.5, 1.5);
