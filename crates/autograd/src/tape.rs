@@ -101,11 +101,15 @@ pub struct OpTime {
     pub backward: Duration,
 }
 
-/// Where the tape's time went, per op kind in order of first appearance.
+/// Where the tape's time went, per op kind in order of first appearance, and per node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
     /// One entry per op kind.
     pub ops: Vec<OpTime>,
+    /// One entry per node position on the tape, summed over steps: when every step records the
+    /// same graph (a training loop), entry `i` is the same layer every step. `op` is the kind
+    /// last recorded there. `autograd::inspect::layer_profile` adds shapes and FLOPs.
+    pub nodes: Vec<OpTime>,
 }
 
 impl Profile {
@@ -119,6 +123,16 @@ impl Profile {
             }
         };
         &mut self.ops[i]
+    }
+
+    fn node(&mut self, i: usize, op: &'static str) -> &mut OpTime {
+        let zero = Duration::ZERO;
+        if self.nodes.len() <= i {
+            self.nodes.resize(i + 1, OpTime { op, calls: 0, forward: zero, backward: zero });
+        }
+        let entry = &mut self.nodes[i];
+        entry.op = op;
+        entry
     }
 
     /// Total forward plus backward time of every op kind.
@@ -250,7 +264,9 @@ impl Tape {
             let start = self.profile.is_some().then(Instant::now);
             let result = op.backward(self, &dy, &saved);
             if let (Some(profile), Some(start)) = (&mut self.profile, start) {
-                profile.entry(op.name()).backward += start.elapsed();
+                let elapsed = start.elapsed();
+                profile.entry(op.name()).backward += elapsed;
+                profile.node(i, op.name()).backward += elapsed;
             }
             let node = &mut self.nodes[i];
             node.grad = dy;
@@ -339,12 +355,17 @@ impl Tape {
         var
     }
 
-    /// Adds the time since `start` to `op`'s forward total (when profiling).
+    /// Adds the time since `start` to `op`'s forward total and to the newest node's (when
+    /// profiling; called right after the node is appended).
     fn note_forward(&mut self, op: Op, start: Option<Instant>) {
         if let (Some(profile), Some(start)) = (&mut self.profile, start) {
-            let entry = profile.entry(op.name());
-            entry.calls += 1;
-            entry.forward += start.elapsed();
+            let elapsed = start.elapsed();
+            let kind = profile.entry(op.name());
+            kind.calls += 1;
+            kind.forward += elapsed;
+            let node = profile.node(self.len - 1, op.name());
+            node.calls += 1;
+            node.forward += elapsed;
         }
     }
 
