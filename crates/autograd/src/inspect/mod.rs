@@ -1,19 +1,21 @@
 //! Seeing inside a network: the first layer's filters as images, the feature maps of every
-//! convolution for an input, and Grad-CAM heat maps that show which pixels a class score
-//! depends on. Everything here works on any [`Module`](crate::nn::Module): it runs the model on
+//! convolution for an input, Grad-CAM heat maps that show which pixels a class score
+//! depends on, and a per-layer profile of where a training step's time goes. Everything here works on any [`Module`](crate::nn::Module): it runs the model on
 //! a [`Tape`](crate::Tape) and reads the recorded `conv2d` nodes, so no layer needs a hook.
 //!
-//! What this module deliberately is not: an image writer. It returns tensors with values in
-//! [0, 1]; the trainer turns them into PNGs.
+//! What this module deliberately is not: an image writer or a table printer. It returns tensors
+//! with values in [0, 1] and numbers; the trainer turns them into PNGs and tables.
 
 mod feature_maps;
 mod filters;
 mod grad_cam;
+mod profile;
 mod upsample;
 
 pub use feature_maps::{FeatureMap, feature_maps};
 pub use filters::{FilterScale, filter_images, first_conv_weight};
 pub use grad_cam::{ClassChoice, ConvLayer, GradCam, grad_cam};
+pub use profile::{LayerProfile, layer_profile};
 pub use upsample::upsample_bilinear;
 
 use crate::Tape;
