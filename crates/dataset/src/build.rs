@@ -18,7 +18,7 @@ use crate::error::DatasetError;
 use crate::labels::{DeepSkyClass, DsoLabel, SolarBody, read_dso_labels, read_solar_bodies};
 use crate::manifest::{Counts, ManifestRow, write_manifest};
 use crate::packages::{KSTARS_DATA, PinnedPackage, STELLARIUM_DATA, Sources, hex};
-use crate::photo::{SIZE, encode_jpeg, standard_crop, to_gray, zoom_out};
+use crate::photo::{SIZE, encode_jpeg, has_plain_sky_border, standard_crop, to_gray, zoom_out};
 use crate::render::map::{RingProfile, SurfaceMap};
 use crate::render::{BodyAssets, RenderParams, render};
 use crate::split::{Split, assign_splits, group_deep_sky};
@@ -27,7 +27,8 @@ use crate::textures_json::{NebulaTexture, read_textures_json};
 /// Share of deep-sky photos and renders turned gray (against "gray means solar system").
 pub const GRAY_SHARE: f32 = 0.2;
 /// Share of galaxy photos shown zoomed out, and the range of the zoom (against "a galaxy always
-/// fills the frame").
+/// fills the frame"). Only photos with a plain dark-sky border are eligible
+/// ([`has_plain_sky_border`]), so the realised share is lower.
 pub const GALAXY_ZOOM_OUT: (f32, (f32, f32)) = (0.3, (0.45, 0.8));
 /// Share of nebula photos shown zoomed out, and the range of the zoom (nebulae are extended, so
 /// less often and less far).
@@ -310,7 +311,7 @@ fn make(
             let (share, (lo, hi)) =
                 if label.class == DeepSkyClass::Galaxy { GALAXY_ZOOM_OUT } else { NEBULA_ZOOM_OUT };
             let mut params = vec!["crop=centre".to_string()];
-            if rng.bernoulli(share) {
+            if rng.bernoulli(share) && has_plain_sky_border(&img) {
                 let scale = rng.uniform(lo, hi);
                 img = zoom_out(&img, scale, &mut rng);
                 params.push(format!("zoom_out={scale:.3}"));

@@ -76,6 +76,45 @@ fn border_sky(img: &RgbImage) -> ([f32; 3], [f32; 3]) {
     (level, sigma)
 }
 
+/// Darkest border a photo may have to be zoomed out (8-bit median luminance of its border).
+pub const PLAIN_SKY_MAX_LEVEL: f32 = 28.0;
+/// Largest difference between the medians of its four border strips (8-bit).
+pub const PLAIN_SKY_MAX_SPREAD: f32 = 10.0;
+
+/// Whether the photo's border is plain dark sky: each of its four border strips (1/12 of the
+/// side) has a median luminance ≤ [`PLAIN_SKY_MAX_LEVEL`], and the strips' medians differ by at
+/// most [`PLAIN_SKY_MAX_SPREAD`]. Only such photos can be zoomed out convincingly; where
+/// nebulosity or a gradient reaches the edge, the continued sky would show a square seam.
+pub fn has_plain_sky_border(img: &RgbImage) -> bool {
+    let (w, h) = (img.width(), img.height());
+    let band = (w.min(h) / 12).max(1);
+    let lum = |x: u32, y: u32| {
+        let p = img.get_pixel(x, y).0;
+        0.2126 * f32::from(p[0]) + 0.7152 * f32::from(p[1]) + 0.0722 * f32::from(p[2])
+    };
+    let median = |mut v: Vec<f32>| -> f32 {
+        v.sort_by(f32::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let strip = |inside: &dyn Fn(u32, u32) -> bool| -> f32 {
+        median(
+            (0..h)
+                .flat_map(|y| (0..w).map(move |x| (x, y)))
+                .filter(|&(x, y)| inside(x, y))
+                .map(|(x, y)| lum(x, y))
+                .collect(),
+        )
+    };
+    let medians = [
+        strip(&|_, y| y < band),
+        strip(&|_, y| y >= h - band),
+        strip(&|x, _| x < band),
+        strip(&|x, _| x >= w - band),
+    ];
+    let (lo, hi) = medians.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &m| (lo.min(m), hi.max(m)));
+    hi <= PLAIN_SKY_MAX_LEVEL && hi - lo <= PLAIN_SKY_MAX_SPREAD
+}
+
 /// Stars of a photo: 3×3 local maxima of the channel mean that stand `threshold` above the
 /// background, as (peak RGB above background). Used to sprinkle a matching star field.
 fn star_peaks(img: &RgbImage, level: [f32; 3], threshold: f32) -> Vec<[f32; 3]> {
@@ -219,6 +258,20 @@ mod tests {
         let bright = |im: &RgbImage| im.pixels().filter(|p| p.0[0] > 100).count() as f32;
         let ratio = bright(&z) / bright(&img);
         assert!((0.2..0.3).contains(&ratio), "area ratio {ratio}");
+    }
+
+    #[test]
+    fn plain_sky_borders_are_told_from_nebulosity_and_gradients() {
+        let sky = RgbImage::from_fn(48, 48, |x, y| {
+            image::Rgb([10 + ((x * 7 + y * 3) % 5) as u8, 12, 14])
+        });
+        assert!(has_plain_sky_border(&sky));
+        let bright = RgbImage::from_pixel(48, 48, image::Rgb([60, 40, 30]));
+        assert!(!has_plain_sky_border(&bright), "nebulosity up to the edge");
+        let gradient = RgbImage::from_fn(48, 48, |x, _| {
+            image::Rgb([(x / 2) as u8, (x / 2) as u8, (x / 2) as u8])
+        });
+        assert!(!has_plain_sky_border(&gradient), "left and right edges differ by 23");
     }
 
     #[test]

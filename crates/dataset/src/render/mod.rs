@@ -37,7 +37,8 @@ pub struct BodyAssets {
     pub body: SolarBody,
     /// Its surface map.
     pub map: SurfaceMap,
-    /// A cloud map whose brightness is the cloud cover (the Earth), if any.
+    /// The same body seen with clouds (the Earth), if any: the cover is taken as how much
+    /// brighter it is than `map`.
     pub clouds: Option<SurfaceMap>,
     /// Its rings, if any.
     pub rings: Option<RingProfile>,
@@ -191,6 +192,9 @@ impl RenderParams {
     }
 }
 
+/// Linear albedo of cloud tops (the brightest clouds on the Earth map are close to white).
+const CLOUD_ALBEDO: f32 = 0.85;
+
 /// Colour of the limb haze (linear RGB, relative to the map's mean albedo): a pale, slightly
 /// warm glow like the dust haze on Mars' limb.
 const HAZE_TINT: [f32; 3] = [1.3, 1.15, 1.05];
@@ -232,9 +236,14 @@ pub fn render_body(
         if let Some(h) = hit {
             let mut albedo = assets.map.sample(h.lon, h.lat);
             if let Some(clouds) = &assets.clouds {
-                let c = clouds.sample(h.lon, h.lat);
-                let cover = linear_to_srgb((c[0] + c[1] + c[2]) / 3.0);
-                albedo = albedo.map(|a| a * (1.0 - cover) + 0.8 * cover);
+                // Stellarium's `earth-clouds.png` is the Earth *with* clouds, not a coverage
+                // mask: the cover is how far it brightens the cloud-free map towards white,
+                // measured in display units.
+                let display =
+                    |c: [f32; 3]| linear_to_srgb(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]);
+                let (cloudy, clear) = (display(clouds.sample(h.lon, h.lat)), display(albedo));
+                let cover = ((cloudy - clear) / (1.0 - clear).max(1e-3)).clamp(0.0, 1.0);
+                albedo = albedo.map(|a| a * (1.0 - cover) + CLOUD_ALBEDO * cover);
             }
             let mu0 = dot(h.normal, sun);
             let mu = dot(h.normal, view.e_z);
