@@ -7,19 +7,31 @@
 //! (default: the physical cores), so run with `MATMUL_NUM_THREADS=1` for the one-thread
 //! comparison; its bench ids say which count it used.
 //!
-//! `cargo bench -p benches --bench gemm` (see docs/benchmarks.md for the recorded runs).
+//! The machine is shared with other jobs, so wall time mostly measures who else is running.
+//! With `GEMM_BENCH_CLOCK=cpu`, one-thread variants are timed by the thread's on-CPU time
+//! (`/proc/thread-self/schedstat`, nanoseconds actually spent running), which leaves out the
+//! time the thread waited for a core; cache pollution by the other jobs still counts. Two-thread
+//! variants always use wall time, since that is what a speedup means.
+//!
+//! `MATMUL_NUM_THREADS=1 GEMM_BENCH_CLOCK=cpu cargo bench -p benches --bench gemm`
+//! (see docs/benchmarks.md for the recorded runs).
 
 use benches::{BATCH, PAPER_LAYERS, peak_gflops};
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, black_box, criterion_group, criterion_main,
+};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tensor::Rng;
 use tensor::ops::gemm::{self, Accumulate, GemmDims, Transpose};
 
-/// One problem: A [m×k], B [k×n], C [m×n], all row-major, random in [-1, 1).
+/// One problem: C [m×n] = op(A)·op(B), A stored m×k or k×m, B k×n or n×k, all row-major,
+/// random in [-1, 1).
 struct Problem {
     name: String,
     dims: GemmDims,
+    ta: Transpose,
+    tb: Transpose,
     a: Vec<f32>,
     b: Vec<f32>,
     c: Vec<f32>,
@@ -27,19 +39,23 @@ struct Problem {
 
 impl Problem {
     fn new(name: String, dims: GemmDims) -> Self {
+        Self::transposed(name, dims, Transpose::No, Transpose::No)
+    }
+
+    fn transposed(name: String, dims: GemmDims, ta: Transpose, tb: Transpose) -> Self {
         let mut rng = Rng::keyed(7, &[dims.m as u64, dims.n as u64, dims.k as u64]);
         let mut random = |len: usize| (0..len).map(|_| rng.uniform(-1.0, 1.0)).collect();
         let GemmDims { m, n, k } = dims;
-        Self { name, dims, a: random(m * k), b: random(k * n), c: vec![0.0; m * n] }
+        Self { name, dims, ta, tb, a: random(m * k), b: random(k * n), c: vec![0.0; m * n] }
     }
 
     fn packed(&mut self) {
         gemm::gemm(
             self.dims,
             black_box(&self.a),
-            Transpose::No,
+            self.ta,
             black_box(&self.b),
-            Transpose::No,
+            self.tb,
             &mut self.c,
             Accumulate::Overwrite,
         )
@@ -49,9 +65,12 @@ impl Problem {
     fn matrixmultiply(&mut self) {
         let GemmDims { m, n, k } = self.dims;
         assert!(self.a.len() == m * k && self.b.len() == k * n && self.c.len() == m * n);
+        // (row stride, column stride) of op(A) and op(B) inside their storage.
+        let (rsa, csa) = if self.ta == Transpose::No { (k, 1) } else { (1, m) };
+        let (rsb, csb) = if self.tb == Transpose::No { (n, 1) } else { (1, k) };
         // SAFETY: the assert above shows A holds m×k, B k×n and C m×n floats, and the strides
-        // (row stride = columns, column stride = 1) keep every access inside those slices; C
-        // does not alias A or B (distinct Vecs).
+        // above address op(A)[i, p] and op(B)[p, j] inside those slices (C: row stride n,
+        // column stride 1); C does not alias A or B (distinct Vecs).
         unsafe {
             matrixmultiply::sgemm(
                 m,
@@ -59,11 +78,11 @@ impl Problem {
                 n,
                 1.0,
                 self.a.as_ptr(),
-                k as isize,
-                1,
+                rsa as isize,
+                csa as isize,
                 self.b.as_ptr(),
-                n as isize,
-                1,
+                rsb as isize,
+                csb as isize,
                 0.0,
                 self.c.as_mut_ptr(),
                 n as isize,
@@ -75,6 +94,17 @@ impl Problem {
 
 /// Per-iteration times of each (variant, problem) bench: the samples criterion asked for.
 type Samples = Mutex<Vec<(String, usize, u64, Vec<f64>)>>;
+
+/// Nanoseconds this thread has spent running on a CPU (first field of its schedstat).
+fn on_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Whether one-thread variants are timed by on-CPU time (`GEMM_BENCH_CLOCK=cpu`).
+fn cpu_clock() -> bool {
+    std::env::var("GEMM_BENCH_CLOCK").is_ok_and(|v| v == "cpu") && on_cpu_ns().is_some()
+}
 
 /// Times `iters` calls of `f` inside a rayon pool of `threads` threads and logs the sample.
 fn timed(
@@ -88,11 +118,14 @@ fn timed(
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool");
     let mut f = f;
     let elapsed = pool.install(|| {
-        let start = Instant::now();
+        let (start, start_cpu) = (Instant::now(), on_cpu_ns());
         for _ in 0..iters {
             f();
         }
-        start.elapsed()
+        match (threads == 1 && cpu_clock(), start_cpu, on_cpu_ns()) {
+            (true, Some(from), Some(to)) => Duration::from_nanos(to - from),
+            _ => start.elapsed(),
+        }
     });
     let mut log = samples.lock().expect("no bench thread panicked");
     let seconds = elapsed.as_secs_f64() / iters as f64;
@@ -105,6 +138,8 @@ fn timed(
 
 /// Prints the median GFLOP/s of every logged bench and its share of the FMA peak.
 fn report(samples: &Samples) {
+    let clock = if cpu_clock() { "on-CPU time for 1 thread, wall for 2" } else { "wall time" };
+    println!("median of the samples ({clock}):");
     let mut log = samples.lock().expect("no bench thread panicked");
     for (label, threads, flops, times) in log.iter_mut() {
         times.sort_by(f64::total_cmp);
@@ -132,7 +167,9 @@ fn bench_group(c: &mut Criterion, group: &str, problems: Vec<Problem>, two_threa
     let samples = Samples::default();
     let mm_threads = matmul_threads();
     let mut g = c.benchmark_group(group);
-    g.sample_size(10).warm_up_time(Duration::from_millis(500));
+    // Flat sampling: 10 samples of equal iteration counts, so a 0.2 s GEMM is run ~10 times,
+    // not the 55 of criterion's linear ramp.
+    g.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(2));
     for mut p in problems {
         let flops = p.dims.flops();
@@ -166,17 +203,26 @@ fn square(c: &mut Criterion) {
 }
 
 /// Forward im2col GEMMs of the paper's layers: `W [C_out, C_in·9] · cols [C_in·9, H·W·N]`.
-/// At batch 32 N is huge (1.6M columns for conv1), which is how conv2d calls GEMM when it
-/// batches the whole minibatch; per image (N = 1) shows the shape a per-image loop would see.
+/// At batch 32 N is huge (1.6M columns for conv1): the whole minibatch as one GEMM. conv2d
+/// actually calls GEMM once per image, so the per-image group has the three GEMMs it runs:
+/// forward, `dW = dY·colsᵀ` (A·Bᵀ, k = H·W) and `dcols = Wᵀ·dY` (Aᵀ·B, k = C_out).
 fn im2col(c: &mut Criterion) {
     let per_batch = PAPER_LAYERS
         .iter()
         .map(|l| Problem::new(format!("{} N={BATCH}", l.name), l.im2col_gemm(BATCH)))
         .collect();
     bench_group(c, "gemm im2col batch", per_batch, true);
-    let per_image =
-        PAPER_LAYERS.iter().map(|l| Problem::new(format!("{} N=1", l.name), l.im2col_gemm(1)));
-    bench_group(c, "gemm im2col image", per_image.collect(), false);
+    let mut per_image = Vec::new();
+    for l in &PAPER_LAYERS {
+        let GemmDims { m: c_out, n: pixels, k } = l.im2col_gemm(1);
+        let (no, yes) = (Transpose::No, Transpose::Yes);
+        per_image.push(Problem::new(format!("{} fwd", l.name), GemmDims::new(c_out, pixels, k)));
+        let dw = GemmDims::new(c_out, k, pixels);
+        per_image.push(Problem::transposed(format!("{} dW", l.name), dw, no, yes));
+        let dcols = GemmDims::new(k, pixels, c_out);
+        per_image.push(Problem::transposed(format!("{} dcols", l.name), dcols, yes, no));
+    }
+    bench_group(c, "gemm conv per image", per_image, false);
 }
 
 criterion_group!(benches, square, im2col);
