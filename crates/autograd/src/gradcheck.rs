@@ -10,8 +10,14 @@
 //! Relative error of one element: `|analytic − numeric| / max(|analytic|, |numeric|, floor)`.
 //! The floor keeps gradients that are ~0 from dividing by ~0: below it the error is absolute.
 
+use crate::loss::{CrossEntropyOptions, softmax_cross_entropy};
+use crate::nn::Module;
+use crate::ops::{self, BatchNormMode};
 use crate::{Result, Tape, Var};
-use tensor::Tensor;
+use tensor::ops::batch_norm2d::BatchStats;
+use tensor::ops::conv2d::Conv2dParams;
+use tensor::ops::max_pool2d::Pool2dParams;
+use tensor::{Rng, Tensor};
 
 /// How [`gradcheck`] differentiates numerically.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +37,10 @@ impl Default for GradcheckOptions {
 }
 
 /// The worst element of one input.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InputReport {
+    /// Which input: `"input 0"`, … for [`gradcheck`], the parameter name for [`gradcheck_module`].
+    pub name: String,
     /// Largest relative error over the checked elements.
     pub worst_relative_error: f64,
     /// Flat index of that element.
@@ -92,19 +100,15 @@ pub fn gradcheck(
     let mut reports = Vec::with_capacity(inputs.len());
     let mut values = inputs.to_vec();
     for (i, grad) in analytic.iter().enumerate() {
-        let len = values[i].len();
-        let stride = match opts.max_elements {
-            0 => 1,
-            m => len.div_ceil(m).max(1),
-        };
         let mut report = InputReport {
+            name: format!("input {i}"),
             worst_relative_error: 0.0,
             worst_index: 0,
             analytic: 0.0,
             numeric: 0.0,
             checked: 0,
         };
-        for j in (0..len).step_by(stride) {
+        for j in checked_indices(values[i].len(), opts.max_elements) {
             let a = f64::from(grad.data()[j]);
             let original = values[i].data()[j];
             let mut best = (f64::INFINITY, 0.0);
@@ -133,4 +137,196 @@ pub fn gradcheck(
         reports.push(report);
     }
     Ok(GradcheckReport { inputs: reports })
+}
+
+/// The elements of a `len`-element tensor that a check visits: all, or at most `max` evenly
+/// spaced ones.
+fn checked_indices(len: usize, max: usize) -> impl Iterator<Item = usize> {
+    let stride = match max {
+        0 => 1,
+        m => len.div_ceil(m).max(1),
+    };
+    (0..len).step_by(stride)
+}
+
+/// Checks the gradient of a whole model's parameters: the loss is the softmax cross-entropy of
+/// `model(images)` against `targets`, one report per parameter (named as in checkpoints).
+///
+/// Run it in [`Mode::Eval`](crate::nn::Mode::Eval) or without dropout: every evaluation must
+/// see the same function. A ReLU input or max-pool near-tie within a step of its kink can
+/// make one element disagree; the f32 tolerance discussion in the module docs applies.
+/// Parameter values and gradients are restored before returning.
+///
+/// # Errors
+/// Whatever the forward pass or [`Tape::backward`] return.
+pub fn gradcheck_module(
+    model: &mut dyn Module,
+    images: &Tensor,
+    targets: &[usize],
+    opts: &GradcheckOptions,
+) -> Result<GradcheckReport> {
+    let mut tape = Tape::new();
+    let loss_of = |model: &mut dyn Module, tape: &mut Tape| -> Result<f64> {
+        tape.reset();
+        let x = tape.input_from(images);
+        let logits = model.forward(tape, x)?;
+        let loss = softmax_cross_entropy(tape, logits, targets, &CrossEntropyOptions::default())?;
+        Ok(f64::from(tape.scalar(loss)?))
+    };
+    // Analytic gradients, without disturbing the caller's accumulated ones.
+    let saved: Vec<Tensor> = model.parameters().iter().map(|p| p.grad.clone()).collect();
+    model.zero_grad();
+    tape.reset();
+    let x = tape.input_from(images);
+    let logits = model.forward(&mut tape, x)?;
+    let loss = softmax_cross_entropy(&mut tape, logits, targets, &CrossEntropyOptions::default())?;
+    tape.backward(loss)?;
+    tape.accumulate_param_grads(&mut model.parameters_mut())?;
+    let analytic: Vec<Tensor> = model.parameters().iter().map(|p| p.grad.clone()).collect();
+    for (p, g) in model.parameters_mut().into_iter().zip(saved) {
+        p.grad = g;
+    }
+
+    let mut reports = Vec::with_capacity(analytic.len());
+    for (k, grad) in analytic.iter().enumerate() {
+        let name = model.parameters()[k].name.clone();
+        let mut report = InputReport {
+            name,
+            worst_relative_error: 0.0,
+            worst_index: 0,
+            analytic: 0.0,
+            numeric: 0.0,
+            checked: 0,
+        };
+        for j in checked_indices(grad.len(), opts.max_elements) {
+            let a = f64::from(grad.data()[j]);
+            let original = model.parameters()[k].value.data()[j];
+            let mut best = (f64::INFINITY, 0.0);
+            for &h in &opts.steps {
+                let set = |model: &mut dyn Module, v: f32| {
+                    if let Some(p) = model.parameters_mut().into_iter().nth(k) {
+                        p.value.data_mut()[j] = v;
+                    }
+                };
+                set(model, original + h);
+                let plus = loss_of(model, &mut tape);
+                set(model, original - h);
+                let minus = loss_of(model, &mut tape);
+                set(model, original);
+                let numeric =
+                    (plus? - minus?) / (f64::from(original + h) - f64::from(original - h));
+                let error = (a - numeric).abs() / a.abs().max(numeric.abs()).max(opts.floor);
+                if error < best.0 {
+                    best = (error, numeric);
+                }
+            }
+            report.checked += 1;
+            if best.0 >= report.worst_relative_error {
+                report.worst_relative_error = best.0;
+                report.worst_index = j;
+                report.analytic = a;
+                report.numeric = best.1;
+            }
+        }
+        reports.push(report);
+    }
+    Ok(GradcheckReport { inputs: reports })
+}
+
+/// One op's check in [`check_every_op`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpCheck {
+    /// The op, e.g. `"conv2d"`.
+    pub op: &'static str,
+    /// Its gradcheck, one entry per differentiated input.
+    pub report: GradcheckReport,
+}
+
+/// Gradient-checks every tape op on random inputs from `seed`, with `loss = Σ y·r` for a random
+/// `r` (so every output element has its own upstream gradient). Inputs are built off the kinks:
+/// ReLU inputs at least 0.05 from 0, max-pool inputs distinct and 0.02 apart, batch norm with
+/// 12 values per channel. This is what `trainer gradcheck` prints for learners.
+///
+/// # Errors
+/// Only if an op rejects the shapes chosen here, which would be a bug.
+pub fn check_every_op(seed: u64) -> Result<Vec<OpCheck>> {
+    let mut rng = Rng::new(seed);
+    let mut uniform =
+        |dims: &[usize], low: f32, high: f32| Tensor::from_fn(dims, |_| rng.uniform(low, high));
+    let opts = GradcheckOptions::default();
+    let mut checks = Vec::new();
+    let mut run = |op: &'static str,
+                   inputs: &[Tensor],
+                   out_dims: &[usize],
+                   f: &dyn Fn(&mut Tape, &[Var]) -> Result<Var>|
+     -> Result<()> {
+        let r = Tensor::from_fn(out_dims, |i| ((i * 7919 % 17) as f32 - 8.0) / 8.0);
+        let report = gradcheck(
+            |tape, v| {
+                let y = f(tape, v)?;
+                weighted_sum(tape, y, &r)
+            },
+            inputs,
+            &opts,
+        )?;
+        checks.push(OpCheck { op, report });
+        Ok(())
+    };
+    let same = Conv2dParams { stride: 1, padding: 1 };
+    let (x, w, b) = (
+        uniform(&[2, 2, 5, 5], -1.0, 1.0),
+        uniform(&[3, 2, 3, 3], -1.0, 1.0),
+        uniform(&[3], -1.0, 1.0),
+    );
+    run("conv2d", &[x, w, b], &[2, 3, 5, 5], &|t, v| ops::conv2d(t, v[0], v[1], Some(v[2]), same))?;
+    let (x, w, b) =
+        (uniform(&[3, 4], -1.0, 1.0), uniform(&[2, 4], -1.0, 1.0), uniform(&[2], -1.0, 1.0));
+    run("linear", &[x, w, b], &[3, 2], &|t, v| ops::linear(t, v[0], v[1], Some(v[2])))?;
+    let x = uniform(&[2, 6], 0.05, 1.0);
+    let signs = Tensor::from_fn(&[2, 6], |i| if i % 3 == 0 { -1.0 } else { 1.0 });
+    let x = Tensor::from_fn(&[2, 6], |i| x.data()[i] * signs.data()[i]);
+    run("relu", &[x], &[2, 6], &|t, v| ops::relu(t, v[0]))?;
+    let mut order: Vec<usize> = (0..2 * 2 * 4 * 4).collect();
+    Rng::new(seed ^ 1).shuffle(&mut order);
+    let x = Tensor::from_fn(&[2, 2, 4, 4], |i| (order[i] as f32 - 32.0) * 0.02);
+    let pool = Pool2dParams { kernel: 2, stride: 2 };
+    run("max_pool2d", &[x], &[2, 2, 2, 2], &|t, v| ops::max_pool2d(t, v[0], pool))?;
+    let (x, gamma, beta) =
+        (uniform(&[3, 2, 2, 2], -1.0, 2.0), uniform(&[2], 0.5, 1.5), uniform(&[2], -0.5, 0.5));
+    run("batch_norm2d", &[x, gamma, beta], &[3, 2, 2, 2], &|t, v| {
+        let mut running = BatchStats { mean: Tensor::zeros(&[2]), var: Tensor::full(&[2], 1.0) };
+        let mode = BatchNormMode::Train { running: &mut running, momentum: 0.1 };
+        ops::batch_norm2d(t, v[0], v[1], v[2], 1e-5, mode)
+    })?;
+    let x = uniform(&[2, 3, 3, 3], -1.0, 1.0);
+    run("dropout", std::slice::from_ref(&x), &[2, 3, 3, 3], &|t, v| {
+        ops::dropout(t, v[0], 0.3, &mut Rng::new(seed))
+    })?;
+    run("global_avg_pool2d", std::slice::from_ref(&x), &[2, 3, 1, 1], &|t, v| {
+        ops::global_avg_pool2d(t, v[0])
+    })?;
+    run("flatten", std::slice::from_ref(&x), &[2, 27], &|t, v| ops::flatten(t, v[0]))?;
+    let (a, b) = (uniform(&[3, 3], -1.0, 1.0), uniform(&[3, 3], -1.0, 1.0));
+    run("add", &[a.clone(), b], &[3, 3], &|t, v| ops::add(t, v[0], v[1]))?;
+    run("scale", std::slice::from_ref(&a), &[3, 3], &|t, v| ops::scale(t, v[0], -1.5))?;
+    run("sum", std::slice::from_ref(&a), &[], &|t, v| ops::sum(t, v[0]))?;
+    run("mean", std::slice::from_ref(&a), &[], &|t, v| ops::mean(t, v[0]))?;
+    let logits = uniform(&[4, 3], -2.0, 2.0);
+    let weights = [0.5f32, 1.0, 2.0];
+    let ce = CrossEntropyOptions { class_weights: Some(&weights), label_smoothing: 0.1 };
+    run("softmax_cross_entropy", &[logits], &[], &|t, v| {
+        softmax_cross_entropy(t, v[0], &[0, 2, 1, 2], &ce)
+    })?;
+    Ok(checks)
+}
+
+/// `Σ y·r` as a one-element tape value (`r` constant, y's size): a `linear` with `r` as the
+/// single weight row, so no extra op is needed.
+fn weighted_sum(tape: &mut Tape, y: Var, r: &Tensor) -> Result<Var> {
+    let len = tape.value(y)?.len();
+    let flat = ops::reshape(tape, y, &[1, len])?;
+    let row = tape.input_from(r);
+    let row = ops::reshape(tape, row, &[1, len])?;
+    let dot = ops::linear(tape, flat, row, None)?;
+    ops::sum(tape, dot)
 }

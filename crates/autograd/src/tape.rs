@@ -15,9 +15,9 @@ use crate::ops::Op;
 use crate::{AutogradError, ParamId, Parameter, Result};
 use std::mem;
 use std::time::{Duration, Instant};
-use tensor::Tensor;
 use tensor::ops::batch_norm2d::BatchStats;
 use tensor::ops::elementwise;
+use tensor::{Tensor, TensorError};
 
 /// A handle to a value on a [`Tape`]: copyable, cheap, and only valid until the next
 /// [`Tape::reset`] (using it afterwards is an error, not a wrong answer).
@@ -291,6 +291,47 @@ impl Tape {
             }
             if let Some(param) = params.iter_mut().find(|p| p.id() == id) {
                 elementwise::add_assign(&mut param.grad, &node.grad)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes each parameter's `grad` exactly its gradient from the last [`Tape::backward`]
+    /// (zero if the loss does not reach it), by swapping buffers with the tape instead of
+    /// copying: the fast path for one backward per step, with no `zero_grad` needed. Use
+    /// [`Tape::accumulate_param_grads`] to sum the gradients of several backward passes.
+    ///
+    /// # Errors
+    /// [`AutogradError::Tensor`] if a parameter's shape changed since it was recorded.
+    pub fn take_param_grads(&mut self, params: &mut [&mut Parameter]) -> Result<()> {
+        for param in params.iter_mut() {
+            let mut taken = false;
+            for &(id, node) in &self.params {
+                let node = &mut self.nodes[node];
+                if id != param.id() || node.grad_state != GradState::Ready {
+                    continue;
+                }
+                if taken {
+                    // The parameter appears twice on the tape (shared weights): add the rest.
+                    elementwise::add_assign(&mut param.grad, &node.grad)?;
+                } else {
+                    if node.grad.dims() != param.grad.dims() {
+                        return Err(TensorError::ShapeMismatch {
+                            op: "take_param_grads",
+                            lhs: param.grad.dims().to_vec(),
+                            rhs: node.grad.dims().to_vec(),
+                            why: "a parameter must keep its shape between forward and backward",
+                        }
+                        .into());
+                    }
+                    mem::swap(&mut param.grad, &mut node.grad);
+                    // The tape's gradient now lives in the parameter: the node's is spent.
+                    node.grad_state = GradState::Empty;
+                    taken = true;
+                }
+            }
+            if !taken {
+                param.grad.fill(0.0);
             }
         }
         Ok(())

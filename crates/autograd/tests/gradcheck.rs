@@ -239,3 +239,53 @@ proptest! {
         prop_assert!(report.worst() < TOLERANCE, "{report:#?}");
     }
 }
+
+#[test]
+fn every_op_passes_the_learners_suite() {
+    for seed in 0..4 {
+        for check in autograd::gradcheck::check_every_op(seed).unwrap() {
+            assert!(check.report.worst() < TOLERANCE, "{}: {:#?}", check.op, check.report);
+        }
+    }
+}
+
+#[test]
+fn a_whole_module_checks_out_per_named_parameter() {
+    use autograd::gradcheck::gradcheck_module;
+    use autograd::init::Init;
+    use autograd::nn::{
+        BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, Mode, Module, Sequential,
+    };
+    // conv → batch norm → global average pool → linear: smooth, so no kink can interfere.
+    let mut rng = Rng::new(5);
+    let mut model = Sequential::new(vec![
+        Box::new(Conv2d::new(
+            2,
+            3,
+            3,
+            Conv2dParams { stride: 1, padding: 1 },
+            Init::KaimingNormal,
+            &mut rng,
+        )),
+        Box::new(BatchNorm2d::new(3)),
+        Box::new(GlobalAvgPool),
+        Box::new(Flatten),
+        Box::new(Linear::new(3, 4, Init::PytorchDefault, &mut rng)),
+    ]);
+    let images = uniform(&[3, 2, 4, 4], &mut rng, -1.0, 1.0);
+    for mode in [Mode::Train, Mode::Eval] {
+        model.set_mode(mode);
+        let report =
+            gradcheck_module(&mut model, &images, &[0, 3, 1], &GradcheckOptions::default())
+                .unwrap();
+        let names: Vec<&str> = report.inputs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias"]);
+        assert!(report.worst() < TOLERANCE, "{mode:?}: {report:#?}");
+        // The conv bias feeds batch norm, which subtracts the batch mean: in training its
+        // gradient is exactly zero, and finite differences agree.
+        if mode == Mode::Train {
+            assert!(report.inputs[1].analytic.abs() < 1e-6);
+        }
+    }
+    assert!(model.parameters().iter().all(|p| p.grad.data().iter().all(|&g| g == 0.0)));
+}

@@ -134,3 +134,26 @@ fn the_doctor_names_the_non_finite_parameter_and_node() {
     let err = tape.check_finite().unwrap_err();
     assert_eq!(err.to_string(), "node 0 (parameter) value: element 1 is inf (not finite)");
 }
+
+#[test]
+fn taking_parameter_gradients_overwrites_and_zeroes_the_unreached() {
+    // loss = Σ 2·w + Σ 3·w (w recorded twice) ⇒ ∂loss/∂w = 5; u is not used ⇒ 0.
+    let mut w = Parameter::new("w", Tensor::full(&[3], 1.0));
+    let mut u = Parameter::new("u", Tensor::full(&[2], 1.0));
+    u.grad.fill(7.0);
+    let mut tape = Tape::new();
+    for _ in 0..2 {
+        tape.reset();
+        let a = tape.param(&w);
+        let b = tape.param(&w);
+        let a = ops::scale(&mut tape, a, 2.0).unwrap();
+        let b = ops::scale(&mut tape, b, 3.0).unwrap();
+        let y = ops::add(&mut tape, a, b).unwrap();
+        let loss = ops::sum(&mut tape, y).unwrap();
+        tape.backward(loss).unwrap();
+        tape.take_param_grads(&mut [&mut w, &mut u]).unwrap();
+        // The same every step: overwritten, not accumulated.
+        assert_eq!(w.grad.data(), &[5.0; 3]);
+        assert_eq!(u.grad.data(), &[0.0; 2]);
+    }
+}
