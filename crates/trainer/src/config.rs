@@ -1,0 +1,332 @@
+//! The typed training configuration: everything that decides what a run computes, resolved from
+//! a preset plus command-line overrides and written as `config.json` into the run folder, so a
+//! run can be resumed, evaluated and reproduced from that file alone.
+//!
+//! This file holds no training logic: only names, the three presets and the checks that reject a
+//! setting before any work starts.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A named starting point for [`TrainConfig`]; options on the command line override its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// The recipe that converges: batch norm, He init, AdamW with warm-up and cosine decay,
+    /// class-weighted loss with label smoothing, the Default augmentation, 64×64 images.
+    Default,
+    /// The paper's first trial: paper network, PyTorch init, SGD without momentum, lr 0.001,
+    /// batch 4, 100 epochs, the paper's augmentations, 224×224 images.
+    PaperSgd,
+    /// The paper's second trial: as `paper-sgd` but Adam, lr 0.01, batch 32, 500 epochs.
+    PaperAdam,
+}
+
+/// The network. All three share the paper's convolution stack: five 3×3 convolutions with
+/// padding 1 and widths 3→16→32→64→64→128, ReLU after each, 2×2 max-pooling after convolutions
+/// 1, 2 and 5 (so an S×S image leaves the stack as 128 × S/8 × S/8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Architecture {
+    /// The paper's network: no normalisation; flatten, then fully connected
+    /// 128·(S/8)² → 256 → 64 → 3 with ReLU between.
+    Paper,
+    /// The paper's network with a batch norm after every convolution (before its ReLU).
+    PaperBn,
+    /// Batch-normalised convolutions, then global average pooling (128 numbers per image,
+    /// whatever S is), dropout, and fully connected 128 → 64 → 3. Far fewer parameters than the
+    /// flatten head, and blind to where in the frame a feature sits.
+    GapBn,
+}
+
+impl Architecture {
+    /// Whether each convolution is followed by a batch norm.
+    pub fn has_batch_norm(self) -> bool {
+        matches!(self, Self::PaperBn | Self::GapBn)
+    }
+}
+
+/// How the weights start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitScheme {
+    /// PyTorch's default: kaiming_uniform with a = √5 (bound 1/√fan_in), bias U(±1/√fan_in).
+    PytorchDefault,
+    /// He et al.: N(0, 2/fan_in), zero bias. Keeps activation variance through ReLU layers.
+    KaimingNormal,
+    /// He et al., uniform: U(±√(6/fan_in)), zero bias.
+    KaimingUniform,
+    /// Glorot & Bengio: U(±√(6/(fan_in + fan_out))), zero bias.
+    XavierUniform,
+}
+
+/// The optimiser (update formulas in `autograd::optim`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// Stochastic gradient descent, optionally with momentum and L2 weight decay.
+    Sgd,
+    /// Adam with bias correction; weight decay added to the gradient (L2).
+    Adam,
+    /// Adam with decoupled weight decay (Loshchilov & Hutter).
+    Adamw,
+}
+
+/// How the learning rate moves over the epochs after the warm-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleKind {
+    /// The same learning rate throughout.
+    Constant,
+    /// Multiplied by `step_gamma` every `step_every_epochs` epochs.
+    Step,
+    /// Half a cosine from the base rate down to 0 at the last step.
+    Cosine,
+}
+
+/// Which augmentation pipeline makes the training batches (the `augment` crate's presets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AugmentChoice {
+    /// Only resize: the image as it is.
+    None,
+    /// The paper's list: blur, colour jitter, invert, flips, perspective, cutout.
+    Paper,
+    /// The list that generalises to other telescopes (see the augment crate's docs).
+    Default,
+}
+
+/// How the loss compensates for classes of different sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClassBalance {
+    /// Plain mean loss: a large class dominates.
+    None,
+    /// Each class's loss weighted by N / (K · N_class), so every class weighs the same in total.
+    WeightedLoss,
+}
+
+/// Everything that decides the numbers a run produces. Written as `config.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The preset the other fields started from (for the record).
+    pub preset: Preset,
+    /// The image folder (class sub-folders, optional `manifest.csv`).
+    pub data: PathBuf,
+    /// The network.
+    pub architecture: Architecture,
+    /// Weight initialisation.
+    pub init: InitScheme,
+    /// Side S of the square S×S images the network sees. A multiple of 8 (three 2×2 pools).
+    pub image_size: usize,
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Images per optimiser step.
+    pub batch_size: usize,
+    /// The optimiser.
+    pub optimizer: OptimizerKind,
+    /// Base learning rate (after warm-up, before decay).
+    pub lr: f32,
+    /// SGD momentum (ignored by Adam/AdamW, which use β₁ = 0.9, β₂ = 0.999).
+    pub momentum: f32,
+    /// Weight decay: L2 for SGD and Adam, decoupled for AdamW.
+    pub weight_decay: f32,
+    /// The learning-rate schedule after warm-up.
+    pub schedule: ScheduleKind,
+    /// Epochs of linear warm-up from lr/warmup_steps to lr.
+    pub warmup_epochs: usize,
+    /// For [`ScheduleKind::Step`]: epochs between decays.
+    pub step_every_epochs: usize,
+    /// For [`ScheduleKind::Step`]: the factor applied at each decay.
+    pub step_gamma: f32,
+    /// Augmentation of the training batches (validation and test images are only resized).
+    pub augment: AugmentChoice,
+    /// Class balancing of the loss.
+    pub class_balance: ClassBalance,
+    /// Label smoothing ε: the target puts 1 − ε on the true class and ε/K on every class.
+    pub label_smoothing: f32,
+    /// Dropout probability before the last fully connected layers (0 = none).
+    pub dropout: f32,
+    /// Clip the global gradient norm to this value before each step (None = never).
+    pub grad_clip: Option<f32>,
+    /// The seed of every random choice: init, split, batch order, augmentation, dropout.
+    pub seed: u64,
+}
+
+/// A setting the trainer refuses before doing any work. The message names the option.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("--{option} {value}: {reason}")]
+pub struct ConfigError {
+    /// The command-line option, without dashes.
+    pub option: &'static str,
+    /// The value given.
+    pub value: String,
+    /// Why it is rejected and what would work.
+    pub reason: String,
+}
+
+fn reject(option: &'static str, value: impl ToString, reason: &str) -> ConfigError {
+    ConfigError { option, value: value.to_string(), reason: reason.to_string() }
+}
+
+impl TrainConfig {
+    /// The configuration a preset stands for, on the image folder `data`.
+    pub fn preset(preset: Preset, data: PathBuf) -> Self {
+        match preset {
+            Preset::Default => Self {
+                preset,
+                data,
+                architecture: Architecture::GapBn,
+                init: InitScheme::KaimingNormal,
+                image_size: 64,
+                epochs: 30,
+                batch_size: 32,
+                optimizer: OptimizerKind::Adamw,
+                lr: 0.003,
+                momentum: 0.9,
+                weight_decay: 0.05,
+                schedule: ScheduleKind::Cosine,
+                warmup_epochs: 2,
+                step_every_epochs: 10,
+                step_gamma: 0.1,
+                augment: AugmentChoice::Default,
+                class_balance: ClassBalance::WeightedLoss,
+                label_smoothing: 0.1,
+                dropout: 0.2,
+                grad_clip: Some(5.0),
+                seed: 0,
+            },
+            Preset::PaperSgd => Self::paper(preset, data, OptimizerKind::Sgd, 0.001, 4, 100),
+            Preset::PaperAdam => Self::paper(preset, data, OptimizerKind::Adam, 0.01, 32, 500),
+        }
+    }
+
+    /// The paper's two trials differ only in optimiser, learning rate, batch and epochs.
+    fn paper(
+        preset: Preset,
+        data: PathBuf,
+        optimizer: OptimizerKind,
+        lr: f32,
+        batch_size: usize,
+        epochs: usize,
+    ) -> Self {
+        Self {
+            preset,
+            data,
+            architecture: Architecture::Paper,
+            init: InitScheme::PytorchDefault,
+            image_size: 224,
+            epochs,
+            batch_size,
+            optimizer,
+            lr,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            schedule: ScheduleKind::Constant,
+            warmup_epochs: 0,
+            step_every_epochs: 30,
+            step_gamma: 0.1,
+            augment: AugmentChoice::Paper,
+            class_balance: ClassBalance::None,
+            label_smoothing: 0.0,
+            dropout: 0.0,
+            grad_clip: None,
+            seed: 0,
+        }
+    }
+
+    /// Checks every field; the first bad one is reported with its option name.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the option, the value and what would be accepted.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.image_size < 8 || !self.image_size.is_multiple_of(8) {
+            return Err(reject(
+                "image-size",
+                self.image_size,
+                "must be a positive multiple of 8 (the network halves it three times)",
+            ));
+        }
+        if self.image_size > 1024 {
+            return Err(reject("image-size", self.image_size, "must be at most 1024"));
+        }
+        if self.epochs == 0 {
+            return Err(reject("epochs", self.epochs, "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(reject("batch-size", self.batch_size, "must be at least 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(reject("lr", self.lr, "must be a positive number"));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(reject("momentum", self.momentum, "must be in [0, 1)"));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(reject("weight-decay", self.weight_decay, "must be 0 or positive"));
+        }
+        if self.warmup_epochs >= self.epochs && self.warmup_epochs > 0 {
+            return Err(reject(
+                "warmup-epochs",
+                self.warmup_epochs,
+                "must be smaller than --epochs so some epochs train at the full rate",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(reject("label-smoothing", self.label_smoothing, "must be in [0, 1)"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(reject("dropout", self.dropout, "must be in [0, 1)"));
+        }
+        if let Some(clip) = self.grad_clip
+            && !(clip.is_finite() && clip > 0.0)
+        {
+            return Err(reject("grad-clip", clip, "must be a positive number"));
+        }
+        if self.step_every_epochs == 0 {
+            return Err(reject("step-every", self.step_every_epochs, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_match_the_paper() {
+        for p in [Preset::Default, Preset::PaperSgd, Preset::PaperAdam] {
+            TrainConfig::preset(p, "d".into()).validate().unwrap();
+        }
+        let sgd = TrainConfig::preset(Preset::PaperSgd, "d".into());
+        assert_eq!((sgd.batch_size, sgd.lr, sgd.epochs, sgd.momentum), (4, 0.001, 100, 0.0));
+        assert_eq!((sgd.architecture, sgd.init), (Architecture::Paper, InitScheme::PytorchDefault));
+        let adam = TrainConfig::preset(Preset::PaperAdam, "d".into());
+        assert_eq!((adam.batch_size, adam.lr, adam.epochs), (32, 0.01, 500));
+        assert_eq!((adam.optimizer, adam.image_size), (OptimizerKind::Adam, 224));
+    }
+
+    #[test]
+    fn validation_names_the_option() {
+        let mut c = TrainConfig::preset(Preset::Default, "d".into());
+        c.image_size = 60;
+        assert_eq!(c.validate().unwrap_err().option, "image-size");
+        c.image_size = 64;
+        c.lr = f32::NAN;
+        assert!(c.validate().unwrap_err().to_string().starts_with("--lr NaN"));
+        c.lr = 0.1;
+        c.warmup_epochs = c.epochs;
+        assert_eq!(c.validate().unwrap_err().option, "warmup-epochs");
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let c = TrainConfig::preset(Preset::PaperAdam, "data/hubble".into());
+        let json = serde_json::to_string_pretty(&c).unwrap();
+        assert!(json.contains("\"preset\": \"paper-adam\""));
+        let back: TrainConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+    }
+}
