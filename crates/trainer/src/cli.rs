@@ -46,6 +46,80 @@ pub enum Command {
     /// overrides the preset.
     #[command(after_help = EXIT_CODES_HELP)]
     Train(TrainArgs),
+
+    /// Evaluate a trained run on an image folder: accuracy, per-class precision / recall / F1
+    /// and the confusion matrix, printed and saved (eval.txt, eval.json, eval_confusion.csv in
+    /// --out, default the run folder).
+    ///
+    /// The folder must have the same class names as the training data. Every image is
+    /// evaluated unless --split picks one part of the folder's split.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Eval(EvalArgs),
+
+    /// Classify images with a trained run: prints each image's class and the probability of
+    /// every class.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Predict(PredictArgs),
+}
+
+/// Which weights of a run to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Weights {
+    /// best.safetensors: the epoch with the best validation accuracy.
+    Best,
+    /// The latest checkpoint.
+    Last,
+}
+
+/// Which images of a folder to evaluate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitChoice {
+    /// Every image in the folder.
+    All,
+    /// The training part of the folder's split (manifest.csv, else the seeded split).
+    Train,
+    /// The validation part.
+    Val,
+    /// The test part.
+    Test,
+}
+
+/// Options of `trainer eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run folder written by `trainer train`.
+    #[arg(long, value_name = "RUN")]
+    pub model: PathBuf,
+    /// Image folder to evaluate on (class sub-folders). Default: the run's training data.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Which images of the folder to evaluate.
+    #[arg(long, value_enum, default_value_t = SplitChoice::All)]
+    pub split: SplitChoice,
+    /// Which weights to use.
+    #[arg(long, value_enum, default_value_t = Weights::Best)]
+    pub weights: Weights,
+    /// Folder for the report files. Default: the run folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Options of `trainer predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The run folder written by `trainer train`.
+    #[arg(long, value_name = "RUN")]
+    pub model: PathBuf,
+    /// Which weights to use.
+    #[arg(long, value_enum, default_value_t = Weights::Best)]
+    pub weights: Weights,
+    /// Image files (PNG, JPEG, ...). Each is resized (shorter side) and centre-cropped to the
+    /// run's image size, like the validation images.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
 }
 
 /// Options of `trainer train`.
@@ -275,7 +349,7 @@ mod tests {
             "/nonexistent",
         ])
         .unwrap();
-        let Command::Train(args) = cli.command;
+        let Command::Train(args) = cli.command else { panic!("parsed as train") };
         let c = args.resolve().unwrap();
         assert_eq!((c.epochs, c.lr, c.batch_size, c.grad_clip), (3, 0.5, 4, None));
         assert_eq!(c.data, PathBuf::from("/nonexistent"));
@@ -284,7 +358,7 @@ mod tests {
     #[test]
     fn resume_refuses_other_settings() {
         let cli = Cli::try_parse_from(["trainer", "train", "--resume", "r", "--lr", "1"]).unwrap();
-        let Command::Train(args) = cli.command;
+        let Command::Train(args) = cli.command else { panic!("parsed as train") };
         assert!(args.check_resume_alone().is_err());
         assert!(Cli::try_parse_from(["trainer", "train", "--resume", "r", "--out", "x"]).is_err());
     }

@@ -6,14 +6,16 @@
 //!   config.json          the resolved TrainConfig (what to rebuild, how to resume)
 //!   classes.json         class names in index order (the network's outputs)
 //!   metrics.csv          one row per finished epoch
-//!   checkpoint.safetensors   latest weights + optimizer state (for --resume)
-//!   state.json           where the checkpoint stands: epoch, step, best so far, RNG key
+//!   checkpoint-<step>.safetensors   latest weights + optimizer state (for --resume)
+//!   state.json           where the run stands and which checkpoint holds it
 //!   best.safetensors     the weights with the best validation accuracy so far
 //!   curves.png           loss and accuracy curves
 //!   test.json / test.txt / test_confusion.csv   the final test report (best weights)
 //! ```
 //! Every file is replaced atomically (temp file + fsync + rename), so an interrupted run leaves
-//! a consistent folder.
+//! a consistent folder. A checkpoint gets a new name for each step and `state.json` is switched
+//! to it only once it is complete (the old one is deleted after that), so `state.json` always
+//! names a whole checkpoint that matches it.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -51,6 +53,8 @@ pub struct TrainState {
     pub best: Option<(f32, usize)>,
     /// True when all epochs are done.
     pub finished: bool,
+    /// File name (in the run folder) of the checkpoint this state belongs to.
+    pub checkpoint: Option<String>,
 }
 
 impl TrainState {
@@ -65,6 +69,7 @@ impl TrainState {
             epoch_seen: 0,
             best: None,
             finished: false,
+            checkpoint: None,
         }
     }
 }
@@ -129,9 +134,13 @@ impl RunDir {
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.csv")
     }
-    /// `checkpoint.safetensors`: latest weights and optimizer state.
-    pub fn checkpoint(&self) -> PathBuf {
-        self.root.join("checkpoint.safetensors")
+    /// The checkpoint file name for a given optimizer step.
+    pub fn checkpoint_name(global_step: usize) -> String {
+        format!("checkpoint-{global_step:08}.safetensors")
+    }
+    /// A file in the run folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
     }
     /// `state.json`.
     pub fn state(&self) -> PathBuf {

@@ -1,6 +1,20 @@
-//! One module per subcommand; [`run`] dispatches.
+//! One function per subcommand; [`run`] dispatches.
 
-use crate::cli::{Cli, Command, TrainArgs};
+use std::path::{Path, PathBuf};
+
+use augment::{Image, Split, SplitFractions};
+use autograd::Tape;
+use tensor::Rng;
+
+use crate::cli::{Cli, Command, EvalArgs, PredictArgs, SplitChoice, TrainArgs, Weights};
+use crate::config::TrainConfig;
+use crate::evaluate::evaluate;
+use crate::exit::Failure;
+use crate::model::Network;
+use crate::report::ClassificationReport;
+use crate::run_dir::{RunDir, TrainState, default_run_name};
+use crate::train::{self, Outcome};
+use crate::{data, doctor};
 
 /// Runs the parsed command line.
 ///
@@ -9,14 +23,188 @@ use crate::cli::{Cli, Command, TrainArgs};
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train(&args),
+        Command::Eval(args) => eval(&args),
+        Command::Predict(args) => predict(&args),
+    }
+}
+
+/// Sizes rayon's global pool (all cores when `threads` is `None`).
+fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    match threads {
+        Some(0) => Err(Failure::Usage("--threads 0: give at least 1 thread".into()).into()),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("setting up {n} threads: {e}")),
+        None => Ok(()),
     }
 }
 
 fn train(args: &TrainArgs) -> anyhow::Result<()> {
-    let config = args.resolve()?;
-    if args.dry_run {
-        println!("{}", serde_json::to_string_pretty(&config)?);
-        return Ok(());
+    let outcome = match &args.resume {
+        Some(run) => {
+            args.check_resume_alone()?;
+            set_threads(args.threads)?;
+            train::resume(run, args.stop_after_steps)?
+        }
+        None => {
+            let config = args.resolve()?;
+            if args.dry_run {
+                println!("{}", serde_json::to_string_pretty(&config)?);
+                return Ok(());
+            }
+            set_threads(args.threads)?;
+            let out = args.out.clone().unwrap_or_else(|| {
+                let preset = serde_json::to_value(config.preset)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_else(|| "run".into());
+                default_run_name(&preset, config.seed)
+            });
+            train::train_new(config, out, args.stop_after_steps)?
+        }
+    };
+    match outcome {
+        Outcome::Finished | Outcome::Stopped(_) => Ok(()),
     }
-    anyhow::bail!("training needs the autograd and augment crates")
+}
+
+/// A trained network read back from its run folder.
+struct Trained {
+    dir: RunDir,
+    config: TrainConfig,
+    classes: Vec<String>,
+    net: Network,
+}
+
+fn load_trained(run: &Path, weights: Weights) -> anyhow::Result<Trained> {
+    let dir = RunDir::open(run)?;
+    let config = dir.read_config()?;
+    let classes = dir.read_classes()?;
+    let path = match weights {
+        Weights::Best => dir.best(),
+        Weights::Last => {
+            let state: TrainState = dir.read_json(&dir.state())?;
+            let name = state.checkpoint.ok_or_else(|| {
+                Failure::BadInput(format!("{}: no checkpoint written yet", run.display()))
+            })?;
+            dir.file(&name)
+        }
+    };
+    if !path.is_file() {
+        return Err(Failure::BadInput(format!(
+            "{}: missing. The run has not finished an epoch yet; try --weights last, or train \
+             longer",
+            path.display()
+        ))
+        .into());
+    }
+    let mut net = Network::new(&train::network_spec(&config, classes.len()));
+    autograd::io::load(&path, &mut net, None)
+        .map_err(|e| Failure::BadInput(format!("loading the model: {e}")))?;
+    Ok(Trained { dir, config, classes, net })
+}
+
+fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+    set_threads(args.threads)?;
+    let mut t = load_trained(&args.model, args.weights)?;
+    let folder = match &args.data {
+        Some(d) => crate::run_dir::resolve_data_dir(d),
+        None => t.config.data.clone(),
+    };
+    let ds = data::load_folder(&folder, t.config.image_size)?;
+    if ds.classes != t.classes {
+        return Err(Failure::BadInput(format!(
+            "--data {}: its classes {:?} differ from the model's {:?}; the folder needs one \
+             sub-folder per class with the same names",
+            folder.display(),
+            ds.classes,
+            t.classes
+        ))
+        .into());
+    }
+    let indices: Vec<usize> = match args.split {
+        SplitChoice::All => (0..ds.len()).collect(),
+        part => {
+            let split = Split::from_dataset(&ds, SplitFractions::default(), data::SPLIT_SEED)?;
+            match part {
+                SplitChoice::Train => split.train,
+                SplitChoice::Val => split.val,
+                _ => split.test,
+            }
+        }
+    };
+    if indices.is_empty() {
+        return Err(Failure::BadInput(format!(
+            "--data {}: no images in the chosen split",
+            folder.display()
+        ))
+        .into());
+    }
+    let batches = data::eval_batches(&ds, &indices, t.config.image_size, 64)?;
+    let result = evaluate(&mut t.net, &mut Tape::new(), &batches)?;
+    let report = ClassificationReport::new(
+        &t.classes,
+        &result.truth,
+        &result.predicted,
+        Some(result.mean_loss),
+    )?;
+    println!(
+        "{} on {} ({} images):\n{}",
+        args.model.display(),
+        folder.display(),
+        indices.len(),
+        report.table()
+    );
+    if let Some(w) = doctor::check_collapse(&result.predicted, &result.truth, &t.classes) {
+        eprintln!("{w}");
+    }
+    let out: PathBuf = args.out.clone().unwrap_or_else(|| t.dir.root().to_path_buf());
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
+    report.save(&out, "eval")?;
+    println!("saved eval.txt, eval.json, eval_confusion.csv in {}", out.display());
+    Ok(())
+}
+
+/// Decodes one image file to 8-bit RGB, compositing any alpha on black like the folder loader.
+fn read_image(path: &Path) -> anyhow::Result<image::RgbImage> {
+    let bad = |why: String| Failure::BadInput(format!("{}: {why}", path.display()));
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| bad(format!("cannot open it ({e})")))?
+        .with_guessed_format()
+        .map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let decoded = reader.decode().map_err(|e| bad(format!("not a readable image ({e})")))?;
+    let rgba = decoded.to_rgba8();
+    // rgb·α: transparent pixels become the black of empty sky.
+    Ok(image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let over_black = |c: u8| ((u16::from(c) * u16::from(a) + 127) / 255) as u8;
+        image::Rgb([over_black(r), over_black(g), over_black(b)])
+    }))
+}
+
+fn predict(args: &PredictArgs) -> anyhow::Result<()> {
+    let mut t = load_trained(&args.model, args.weights)?;
+    let pipeline = data::eval_pipeline(t.config.image_size)?;
+    let mut images = Vec::with_capacity(args.images.len());
+    for path in &args.images {
+        let rgb = read_image(path)?;
+        let img = Image::from_rgb8(&rgb)
+            .map_err(|e| Failure::BadInput(format!("{}: {e}", path.display())))?;
+        // The evaluation pipeline is deterministic; the RNG it is handed is never drawn from.
+        images.push(pipeline.apply(&img, &mut Rng::new(0))?);
+    }
+    let x = augment::stack(&images)?;
+    // Targets are unknown; the probabilities do not depend on them.
+    let batch = vec![(x, vec![0; images.len()])];
+    let result = evaluate(&mut t.net, &mut Tape::new(), &batch)?;
+    let header: Vec<String> = t.classes.iter().map(|c| format!("{c:>12}")).collect();
+    println!("{:<40}  {:<12}  {}", "image", "class", header.join(" "));
+    for ((path, &p), probs) in args.images.iter().zip(&result.predicted).zip(&result.probabilities)
+    {
+        let cells: Vec<String> = probs.iter().map(|q| format!("{q:>12.4}")).collect();
+        println!("{:<40}  {:<12}  {}", path.display(), t.classes[p], cells.join(" "));
+    }
+    Ok(())
 }

@@ -1,0 +1,123 @@
+//! Loading an image folder for training or evaluation, with errors that say what to do.
+
+use std::path::Path;
+
+use augment::{
+    AugmentPreset, BadImagePolicy, Dataset, LoadOptions, LoadSize, Pipeline, Split, SplitFractions,
+};
+use tensor::Tensor;
+
+use crate::config::AugmentChoice;
+use crate::exit::Failure;
+
+/// The split seed used when the folder has no `manifest.csv`: fixed, so every run (whatever its
+/// `--seed`) is validated and tested on the same images.
+pub const SPLIT_SEED: u64 = 0;
+
+/// The size images are kept at in memory for a network input of `image_size`: twice the input
+/// (so random crops and zooms have real pixels to work with), at most 256, at least the input.
+pub fn load_size(image_size: usize) -> u32 {
+    (2 * image_size).min(256).max(image_size) as u32
+}
+
+/// Loads `dir` (an ImageFolder) with every image resized to [`load_size`].
+///
+/// # Errors
+/// [`Failure::BadInput`] naming the folder or the file and the problem (missing folder, no
+/// classes, empty class, corrupt image, manifest mismatch).
+pub fn load_folder(dir: &Path, image_size: usize) -> anyhow::Result<Dataset> {
+    if !dir.is_dir() {
+        return Err(Failure::BadInput(format!(
+            "--data {}: no such folder. Give an image folder with one sub-folder per class \
+             (e.g. data/hubble in the repository)",
+            dir.display()
+        ))
+        .into());
+    }
+    let opts = LoadOptions {
+        size: LoadSize::CenterSquare(load_size(image_size)),
+        bad_images: BadImagePolicy::Fail,
+        ..LoadOptions::default()
+    };
+    augment::load(dir, &opts).map_err(|e| {
+        Failure::BadInput(format!(
+            "loading the image folder {}: {e}. Fix or remove that file/folder and run again",
+            dir.display()
+        ))
+        .into()
+    })
+}
+
+/// The train/validation/test split: the manifest's when it has one, else the seeded stratified
+/// group split (70/15/15) with [`SPLIT_SEED`].
+///
+/// # Errors
+/// [`Failure::BadInput`] when the training or validation part is empty.
+pub fn split(ds: &Dataset) -> anyhow::Result<Split> {
+    let split = Split::from_dataset(ds, SplitFractions::default(), SPLIT_SEED)
+        .map_err(|e| Failure::BadInput(format!("splitting {}: {e}", ds.root.display())))?;
+    if split.train.is_empty() || split.val.is_empty() {
+        return Err(Failure::BadInput(format!(
+            "{}: the split leaves {} training and {} validation images; training needs both. \
+             Add images (each class needs a few distinct objects) or fix manifest.csv",
+            ds.root.display(),
+            split.train.len(),
+            split.val.len()
+        ))
+        .into());
+    }
+    Ok(split)
+}
+
+/// The augmentation pipeline for training batches.
+///
+/// # Errors
+/// The augment crate's error for a size it cannot build.
+pub fn train_pipeline(choice: AugmentChoice, image_size: usize) -> anyhow::Result<Pipeline> {
+    let preset = match choice {
+        AugmentChoice::None => AugmentPreset::None,
+        AugmentChoice::Paper => AugmentPreset::Paper,
+        AugmentChoice::Default => AugmentPreset::Default,
+    };
+    Ok(preset.pipeline(image_size)?)
+}
+
+/// The evaluation pipeline: resize the shorter side to `image_size` and centre-crop. No
+/// randomness, so evaluation batches can be built once and reused.
+///
+/// # Errors
+/// The augment crate's error for a size it cannot build.
+pub fn eval_pipeline(image_size: usize) -> anyhow::Result<Pipeline> {
+    Ok(AugmentPreset::None.pipeline(image_size)?)
+}
+
+/// Evaluation batches of `indices` (in order), `batch_size` images each.
+///
+/// # Errors
+/// The augment crate's error.
+pub fn eval_batches(
+    ds: &Dataset,
+    indices: &[usize],
+    image_size: usize,
+    batch_size: usize,
+) -> anyhow::Result<Vec<(Tensor, Vec<usize>)>> {
+    let pipeline = eval_pipeline(image_size)?;
+    indices
+        .chunks(batch_size.max(1))
+        .map(|chunk| Ok(augment::make_batch(ds, chunk, &pipeline, 0, 0)?))
+        .collect()
+}
+
+/// Class weights `N / (K · N_c)` from the training labels, so each class carries the same total
+/// weight in the loss (PyTorch's `weight=` argument; "balanced" in scikit-learn's words).
+pub fn balanced_class_weights(ds: &Dataset, train: &[usize]) -> Vec<f32> {
+    let k = ds.classes.len();
+    let mut counts = vec![0usize; k];
+    for &i in train {
+        counts[ds.samples[i].class] += 1;
+    }
+    counts
+        .iter()
+        .map(|&c| if c == 0 { 0.0 } else { train.len() as f32 / (k as f32 * c as f32) })
+        .collect()
+}

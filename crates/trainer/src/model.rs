@@ -1,0 +1,247 @@
+//! The networks of [`Architecture`], built from `autograd::nn` layers, with PyTorch names.
+//!
+//! Every architecture is `features → head → classifier`. With S×S inputs and K classes:
+//! ```text
+//! features   conv 3→16, [bn], relu, maxpool 2     [N, 16, S/2, S/2]
+//!            conv 16→32, [bn], relu, maxpool 2    [N, 32, S/4, S/4]
+//!            conv 32→64, [bn], relu               [N, 64, S/4, S/4]
+//!            conv 64→64, [bn], relu               [N, 64, S/4, S/4]
+//!            conv 64→128, [bn], relu, maxpool 2   [N, 128, S/8, S/8]
+//! head       paper, paper-bn: flatten             [N, 128·(S/8)²]
+//!            gap-bn: global average pool, flatten [N, 128]
+//! dropout    (training only, p from the config)
+//! classifier paper, paper-bn: linear →256, relu, linear →64, relu, linear →K
+//!            gap-bn: linear 128→64, relu, linear →K
+//! ```
+//! Parameter names match the equivalent PyTorch `features` / `classifier` `nn.Sequential`s, e.g.
+//! `features.0.weight`, `features.1.running_mean` (batch norm), `classifier.0.weight`.
+//! Convolutions followed by batch norm have no bias (the norm's β replaces it).
+//!
+//! Dropout draws its mask from `Rng::keyed(seed, [DROPOUT_STREAM, step])`, where `step` is the
+//! optimizer step the trainer sets before each forward, so a resumed run draws the same masks as
+//! an uninterrupted one without storing any RNG state.
+
+use autograd::init::Init;
+use autograd::nn::{
+    BatchNorm2d, Conv2d, Conv2dParams, Flatten, GlobalAvgPool, Linear, MaxPool2d, Mode, Module,
+    ReLU, Sequential,
+};
+use autograd::{Buffer, Parameter, Tape, Var};
+use tensor::Rng;
+
+use crate::config::{Architecture, InitScheme};
+
+/// Key word of the initialisation stream `Rng::keyed(seed, [INIT_STREAM])`.
+const INIT_STREAM: u64 = 0x1A17;
+/// Key word of the dropout streams `Rng::keyed(seed, [DROPOUT_STREAM, step])`.
+const DROPOUT_STREAM: u64 = 0xD209;
+
+/// The convolution widths of the paper: 3 → 16 → 32 → 64 → 64 → 128.
+pub const WIDTHS: [usize; 6] = [3, 16, 32, 64, 64, 128];
+/// Convolutions followed by a 2×2 max-pool (0-based): 1, 2 and 5 in the paper's counting.
+const POOLED: [usize; 3] = [0, 1, 4];
+
+impl From<InitScheme> for Init {
+    fn from(s: InitScheme) -> Self {
+        match s {
+            InitScheme::PytorchDefault => Init::PytorchDefault,
+            InitScheme::KaimingNormal => Init::KaimingNormal,
+            InitScheme::KaimingUniform => Init::KaimingUniform,
+            InitScheme::XavierUniform => Init::XavierUniform,
+        }
+    }
+}
+
+/// A list of layers, in order.
+type Layers = Vec<Box<dyn Module>>;
+
+/// What the network is: enough to rebuild it for evaluation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NetworkSpec {
+    /// The architecture.
+    pub architecture: Architecture,
+    /// Weight initialisation.
+    pub init: InitScheme,
+    /// Side S of the input images.
+    pub image_size: usize,
+    /// Number of classes K.
+    pub classes: usize,
+    /// Dropout probability before the classifier.
+    pub dropout: f32,
+    /// Seed of the initialisation and dropout streams.
+    pub seed: u64,
+}
+
+/// One of the networks of the module docs.
+#[derive(Debug)]
+pub struct Network {
+    features: Sequential,
+    head: Sequential,
+    classifier: Sequential,
+    dropout: f32,
+    seed: u64,
+    step: u64,
+    mode: Mode,
+}
+
+impl Network {
+    /// Builds and initialises the network (weights drawn from `Rng::keyed(seed, [INIT_STREAM])`
+    /// layer by layer, in order).
+    pub fn new(spec: &NetworkSpec) -> Self {
+        let mut rng = Rng::keyed(spec.seed, &[INIT_STREAM]);
+        let init = Init::from(spec.init);
+        let same = Conv2dParams { stride: 1, padding: 1 };
+        let bn = spec.architecture.has_batch_norm();
+        let mut features: Layers = Vec::new();
+        for (i, pair) in WIDTHS.windows(2).enumerate() {
+            let conv = Conv2d::new(pair[0], pair[1], 3, same, init, &mut rng);
+            if bn {
+                features.push(Box::new(conv.without_bias()));
+                features.push(Box::new(BatchNorm2d::new(pair[1])));
+            } else {
+                features.push(Box::new(conv));
+            }
+            features.push(Box::new(ReLU));
+            if POOLED.contains(&i) {
+                features.push(Box::new(MaxPool2d::new(2, 2)));
+            }
+        }
+        let last = WIDTHS[WIDTHS.len() - 1];
+        let k = spec.classes;
+        let (head, classifier): (Layers, Layers) = match spec.architecture {
+            Architecture::Paper | Architecture::PaperBn => {
+                let side = spec.image_size / 8;
+                (
+                    vec![Box::new(Flatten)],
+                    vec![
+                        Box::new(Linear::new(last * side * side, 256, init, &mut rng)),
+                        Box::new(ReLU),
+                        Box::new(Linear::new(256, 64, init, &mut rng)),
+                        Box::new(ReLU),
+                        Box::new(Linear::new(64, k, init, &mut rng)),
+                    ],
+                )
+            }
+            Architecture::GapBn => (
+                vec![Box::new(GlobalAvgPool), Box::new(Flatten)],
+                vec![
+                    Box::new(Linear::new(last, 64, init, &mut rng)),
+                    Box::new(ReLU),
+                    Box::new(Linear::new(64, k, init, &mut rng)),
+                ],
+            ),
+        };
+        let named = |name: &str, layers| {
+            Sequential::named(vec![(name.to_string(), Box::new(Sequential::new(layers)) as _)])
+        };
+        Self {
+            features: named("features", features),
+            head: Sequential::new(head),
+            classifier: named("classifier", classifier),
+            dropout: spec.dropout,
+            seed: spec.seed,
+            step: 0,
+            mode: Mode::Train,
+        }
+    }
+
+    /// Sets the optimizer step the next training forward belongs to (keys the dropout masks).
+    pub fn set_step(&mut self, step: u64) {
+        self.step = step;
+    }
+}
+
+impl Module for Network {
+    fn forward(&mut self, tape: &mut Tape, x: Var) -> autograd::Result<Var> {
+        let x = self.features.forward(tape, x)?;
+        let mut x = self.head.forward(tape, x)?;
+        if self.mode == Mode::Train && self.dropout > 0.0 {
+            let mut rng = Rng::keyed(self.seed, &[DROPOUT_STREAM, self.step]);
+            x = autograd::ops::dropout(tape, x, self.dropout, &mut rng)?;
+        }
+        self.classifier.forward(tape, x)
+    }
+
+    fn parameters(&self) -> Vec<&Parameter> {
+        let mut p = self.features.parameters();
+        p.extend(self.classifier.parameters());
+        p
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Parameter> {
+        let mut p = self.features.parameters_mut();
+        p.extend(self.classifier.parameters_mut());
+        p
+    }
+
+    fn buffers(&self) -> Vec<&Buffer> {
+        self.features.buffers()
+    }
+
+    fn buffers_mut(&mut self) -> Vec<&mut Buffer> {
+        self.features.buffers_mut()
+    }
+
+    fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+        self.features.set_mode(mode);
+        self.classifier.set_mode(mode);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(architecture: Architecture) -> NetworkSpec {
+        NetworkSpec {
+            architecture,
+            init: InitScheme::PytorchDefault,
+            image_size: 16,
+            classes: 3,
+            dropout: 0.5,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn names_and_shapes_follow_pytorch() {
+        let net = Network::new(&spec(Architecture::Paper));
+        let p: Vec<(&str, &[usize])> =
+            net.parameters().iter().map(|p| (p.name.as_str(), p.value.dims())).collect();
+        assert_eq!(p[0], ("features.0.weight", &[16, 3, 3, 3][..]));
+        assert_eq!(p[1], ("features.0.bias", &[16][..]));
+        // 5 convs (w, b) + 3 linears (w, b); the first linear sees 128·2·2 at 16×16.
+        assert_eq!(p.len(), 16);
+        assert_eq!(p[10], ("classifier.0.weight", &[256, 512][..]));
+        assert_eq!(p[15], ("classifier.4.bias", &[3][..]));
+        let bn = Network::new(&spec(Architecture::GapBn));
+        let names: Vec<&str> = bn.parameters().iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names[..3], ["features.0.weight", "features.1.weight", "features.1.bias"]);
+        assert_eq!(bn.buffers()[0].name, "features.1.running_mean");
+        assert_eq!(bn.parameters().last().unwrap().value.dims(), &[3]);
+    }
+
+    #[test]
+    fn logits_have_one_column_per_class_and_dropout_is_keyed_by_step() {
+        for arch in [Architecture::Paper, Architecture::PaperBn, Architecture::GapBn] {
+            let mut net = Network::new(&spec(arch));
+            let x = tensor::Tensor::from_fn(&[2, 3, 16, 16], |i| (i % 7) as f32 / 7.0);
+            let run = |net: &mut Network, step| {
+                let mut tape = Tape::new();
+                net.set_step(step);
+                let v = tape.input_from(&x);
+                let y = net.forward(&mut tape, v).unwrap();
+                tape.value(y).unwrap().clone()
+            };
+            let a = run(&mut net, 3);
+            assert_eq!(a.dims(), &[2, 3]);
+            if !arch.has_batch_norm() {
+                // Batch norm's running averages move with every training forward; without it,
+                // the same step gives the same mask and another step another one.
+                assert_eq!(run(&mut net, 3), a);
+                assert_ne!(run(&mut net, 4), a);
+            }
+        }
+    }
+}
