@@ -9,7 +9,8 @@
 //! the nodes newest first and calls each op's backward kernel, which turns `∂loss/∂output` into
 //! `∂loss/∂input` for each input; contributions to one value are summed in one place
 //! (`Tape::accumulate`). Parameters are copied onto the tape with [`Tape::param`], and
-//! [`Tape::accumulate_param_grads`] hands their gradients back to the [`Parameter`]s.
+//! [`Tape::take_param_grads`] hands their gradients back to the [`Parameter`]s (or
+//! [`Tape::accumulate_param_grads`] adds them, to sum several backward passes).
 //!
 //! All math is in `tensor::ops`; files in [`ops`] are glue that records nodes and calls kernels.
 //!
@@ -40,9 +41,8 @@
 //!     let x = tape.input_from(images);                  // [N, 3, H, W]
 //!     let logits = model.forward(&mut tape, x)?;        // [N, 3]
 //!     let loss = softmax_cross_entropy(&mut tape, logits, labels, &CrossEntropyOptions::default())?;
-//!     model.zero_grad();
 //!     tape.backward(loss)?;                             // ∂loss/∂node for every node
-//!     tape.accumulate_param_grads(&mut model.parameters_mut())?;
+//!     tape.take_param_grads(&mut model.parameters_mut())?; // p.grad = ∂loss/∂p
 //!     opt.step(&mut model.parameters_mut())?;
 //! }
 //! # Ok(())
