@@ -31,32 +31,31 @@ struct AxisTaps {
 fn axis_taps(n_in: usize, n_out: usize) -> AxisTaps {
     let scale = n_in as f64 / n_out as f64;
     let support = scale.max(1.0);
-    let per_output: Vec<(usize, Vec<f64>)> = (0..n_out)
-        .map(|i| {
-            let center = scale * (i as f64 + 0.5);
-            // Truncation as in PyTorch (`int(center − support + 0.5)`), then clamped to the axis.
-            let lo = (center - support + 0.5).trunc().max(0.0) as usize;
-            let hi = ((center + support + 0.5).trunc() as usize).min(n_in);
-            let mut weights: Vec<f64> = (lo..hi)
-                .map(|j| (1.0 - ((j as f64 + 0.5 - center) / support).abs()).max(0.0))
-                .collect();
-            let total: f64 = weights.iter().sum();
-            if total > 0.0 {
-                weights.iter_mut().for_each(|w| *w /= total);
-            }
-            (lo, weights)
-        })
-        .collect();
+    // Output i's centre and its input window [lo, hi): truncation as in PyTorch
+    // (`int(center − support + 0.5)`), clamped to the axis.
+    let window = |i: usize| {
+        let center = scale * (i as f64 + 0.5);
+        let lo = (center - support + 0.5).trunc().max(0.0) as usize;
+        let hi = ((center + support + 0.5).trunc() as usize).min(n_in);
+        (center, lo, hi)
+    };
     // Every window lies inside [0, n_in), so `taps ≤ n_in` and shifting a window left to fit
     // `taps` slots keeps it inside.
-    let taps = per_output.iter().map(|(_, w)| w.len()).max().unwrap_or(1).max(1);
+    let taps = (0..n_out).map(|i| window(i).2 - window(i).1).max().unwrap_or(1).max(1);
     let mut starts = Vec::with_capacity(n_out);
     let mut weights = vec![0.0f32; n_out * taps];
-    for (i, (lo, w)) in per_output.iter().enumerate() {
-        let start = (*lo).min(n_in - taps);
+    let mut raw = vec![0.0f64; taps];
+    for (i, row) in weights.chunks_exact_mut(taps).enumerate() {
+        let (center, lo, hi) = window(i);
+        let start = lo.min(n_in - taps);
         starts.push(start);
-        for (k, wk) in w.iter().enumerate() {
-            weights[i * taps + (lo - start) + k] = *wk as f32;
+        for (j, r) in (lo..hi).zip(raw.iter_mut()) {
+            *r = (1.0 - ((j as f64 + 0.5 - center) / support).abs()).max(0.0);
+        }
+        let total: f64 = raw[..hi - lo].iter().sum();
+        let norm = if total > 0.0 { total } else { 1.0 };
+        for (w, r) in row[lo - start..].iter_mut().zip(&raw[..hi - lo]) {
+            *w = (r / norm) as f32;
         }
     }
     AxisTaps { taps, starts, weights }
