@@ -3,7 +3,9 @@
 //!   working size (shorter side → S, centre square);
 //! - `augment_batch`: `make_batch` of 32 in-memory images through each preset to S×S, the images
 //!   held at the preset's `working_size(S)` (S for none/paper, ⌈8S/7⌉ for default), as the
-//!   trainer loads them.
+//!   trainer loads them;
+//! - `pipeline_1thread`: one image through each preset on the calling thread (no rayon, no
+//!   stacking): the per-image cost the batch throughput divides among the threads.
 //!
 //! Target (issue 4): augment + batch at ≥ 5× the paper network's training throughput at the same
 //! size, i.e. ≥ 550 img/s at 224² and ≥ 6000 img/s at 64². Results: docs/benchmarks.md.
@@ -76,6 +78,28 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
+
+    let mut single = c.benchmark_group("pipeline_1thread");
+    single.sample_size(20).measurement_time(Duration::from_secs(3));
+    single.throughput(Throughput::Elements(1));
+    for size in SIZES {
+        for preset in [AugmentPreset::None, AugmentPreset::Paper, AugmentPreset::Default] {
+            let working = preset.working_size(size) as u32;
+            let opts =
+                LoadOptions { size: LoadSize::CenterSquare(working), ..LoadOptions::default() };
+            let ds = load(&root, &opts).expect("bench folder loads");
+            let pipe = preset.pipeline(size).expect("valid preset");
+            let mut key = 0u64;
+            single.bench_function(BenchmarkId::new(preset.to_string(), size), |b| {
+                b.iter(|| {
+                    key += 1;
+                    let img = ds.samples[0].image();
+                    pipe.apply_owned(img, &mut Rng::keyed(1, &[0, key])).expect("pipeline applies")
+                })
+            });
+        }
+    }
+    single.finish();
     let _ = std::fs::remove_dir_all(root);
 }
 
