@@ -248,3 +248,16 @@ pub fn pool2d_case(max_n: usize, max_c: usize, max_hw: usize) -> impl Strategy<V
             Pool2dCase { x_shape, p, out_hw, x, r }
         })
 }
+
+/// Arbitrary shapes of rank 0..=`max_rank` with every dimension in 0..=`max_dim`: wrong ranks,
+/// empty dimensions and mismatched sizes, for checking that public entry points return errors
+/// rather than panic.
+pub fn any_dims(max_rank: usize, max_dim: usize) -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(0..=max_dim, 0..=max_rank)
+}
+
+/// A tensor of shape `dims` with values in [−1, 1) from `Rng::new(seed)`.
+pub fn random_tensor(dims: &[usize], seed: u64) -> crate::Tensor {
+    let mut rng = Rng::new(seed);
+    crate::Tensor::from_fn(dims, |_| rng.uniform(-1.0, 1.0))
+}

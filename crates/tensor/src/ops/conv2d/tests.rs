@@ -208,3 +208,30 @@ fn im2col_and_col2im_reject_batches_and_wrong_matrices() {
     let shape = Shape4 { n: 1, c: 1, h: 3, w: 3 };
     assert!(col2im(&Tensor::zeros(&[4, 5]), shape, (2, 2), p).is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary (mostly wrong) shapes and parameters: every entry returns, Ok or Err, and an
+    /// Ok output has the shape the formula gives.
+    #[test]
+    fn arbitrary_shapes_never_panic(
+        xd in crate::testing::any_dims(5, 4),
+        wd in crate::testing::any_dims(5, 4),
+        bd in crate::testing::any_dims(2, 4),
+        yd in crate::testing::any_dims(5, 4),
+        stride in 0..3usize,
+        padding in 0..3usize,
+    ) {
+        let p = Conv2dParams { stride, padding };
+        let t = |d: &[usize]| crate::testing::random_tensor(d, 5);
+        let (x, w, b, dy) = (t(&xd), t(&wd), t(&bd), t(&yd));
+        if let Ok(y) = forward(&x, &w, Some(&b), p) {
+            let (oh, ow) = p.output_hw(xd[2], xd[3], wd[2], wd[3]).expect("forward succeeded");
+            prop_assert_eq!(y.dims(), &[xd[0], wd[0], oh, ow]);
+        }
+        let _ = forward(&x, &w, None, p);
+        let _ = backward(&x, &w, &dy, p, InputGrad::Compute);
+        let _ = backward(&x, &w, &dy, p, InputGrad::Skip);
+    }
+}

@@ -92,3 +92,22 @@ fn bad_shapes_are_errors_naming_the_op() {
     let err = backward(&x, &Tensor::zeros(&[4, 3]), &Tensor::zeros(&[2, 3])).unwrap_err();
     assert!(err.to_string().starts_with("linear::backward: shapes [2, 4] and [2, 3]"), "{err}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary shapes: every entry returns Ok or Err, never panics.
+    #[test]
+    fn arbitrary_shapes_never_panic(
+        xd in crate::testing::any_dims(3, 4),
+        wd in crate::testing::any_dims(3, 4),
+        bd in crate::testing::any_dims(2, 4),
+        yd in crate::testing::any_dims(3, 4),
+    ) {
+        let t = |d: &[usize]| crate::testing::random_tensor(d, 3);
+        let (x, w, b, dy) = (t(&xd), t(&wd), t(&bd), t(&yd));
+        let _ = forward(&x, &w, Some(&b));
+        let _ = forward(&x, &w, None);
+        let _ = backward(&x, &w, &dy);
+    }
+}

@@ -95,3 +95,23 @@ fn bad_shapes_and_parameters_are_errors() {
     assert!(err.to_string().contains("argmax[4] = 3 is outside its plane"), "{err}");
     assert!(backward(&dy, &[0, 0, 0, 0, 16, 16, 16, 99], s).is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary shapes, windows and index lists: every entry returns Ok or Err, never panics.
+    #[test]
+    fn arbitrary_shapes_never_panic(
+        xd in crate::testing::any_dims(5, 5),
+        yd in crate::testing::any_dims(5, 3),
+        kernel in 0..4usize,
+        stride in 0..3usize,
+        argmax in proptest::collection::vec(0..200u32, 0..40),
+        shape in (0..3usize, 0..3usize, 0..5usize, 0..5usize),
+    ) {
+        let x = crate::testing::random_tensor(&xd, 1);
+        let _ = forward(&x, Pool2dParams { kernel, stride });
+        let dy = crate::testing::random_tensor(&yd, 2);
+        let _ = backward(&dy, &argmax, Shape4::new(shape.0, shape.1, shape.2, shape.3));
+    }
+}

@@ -72,3 +72,20 @@ fn backward_rejects_mismatched_shapes() {
     let err = backward(&Tensor::zeros(&[2, 3]), &Tensor::zeros(&[3, 2])).unwrap_err();
     assert!(err.to_string().starts_with("relu::backward: shapes [2, 3] and [3, 2]"), "{err}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Any pair of shapes: backward returns Ok exactly when they are equal, never panics.
+    #[test]
+    fn arbitrary_shapes_never_panic(
+        xd in crate::testing::any_dims(4, 4),
+        yd in crate::testing::any_dims(4, 4),
+    ) {
+        let x = crate::testing::random_tensor(&xd, 6);
+        let dy = crate::testing::random_tensor(&yd, 7);
+        let y = forward(&x);
+        prop_assert_eq!(y.dims(), x.dims());
+        prop_assert_eq!(backward(&x, &dy).is_ok(), xd == yd);
+    }
+}

@@ -123,3 +123,24 @@ fn bad_targets_and_options_are_errors() {
     assert!(bad(0.0, Some(&[0.0, 1.0, 0.0])).is_ok());
     assert!(backward(&z, &[0, 9], &none, 1.0).is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary shapes, targets and options: every entry returns Ok or Err, never panics.
+    #[test]
+    fn arbitrary_inputs_never_panic(
+        dims in crate::testing::any_dims(3, 4),
+        targets in proptest::collection::vec(0..6usize, 0..6),
+        weights in proptest::option::of(proptest::collection::vec(-1.0f32..2.0, 0..6)),
+        label_smoothing in -0.5f32..1.5,
+    ) {
+        let z = crate::testing::random_tensor(&dims, 4);
+        let opts = CrossEntropyOptions { class_weights: weights.as_deref(), label_smoothing };
+        if let Ok(out) = forward(&z, &targets, &opts) {
+            prop_assert!(out.loss.is_finite());
+            let _ = backward(&out.probs, &targets, &opts, 1.0);
+        }
+        let _ = backward(&z, &targets, &opts, 1.0);
+    }
+}
