@@ -8,9 +8,10 @@
 //!     loop 1  jr: NR columns: one B~ micro-panel (KC×NR), streamed from L2/L3 in order
 //!      kernel: MR×NR tile in registers, then stored into C (= on the first pc, += after)
 //! ```
-//! Loops 1 and 2 are in the order BLIS calls "B~ micro-panel outer" swapped: the innermost loop
-//! walks along MR rows of C, so C is touched as MR sequential streams the prefetcher can follow
-//! (measured faster here than keeping a B~ micro-panel in L1; see `docs/gemm.md`).
+//! Loops 1 and 2 are swapped relative to BLIS, which keeps one B~ micro-panel in L1 and runs
+//! over the A~ micro-panels innermost. Here the innermost loop walks along MR rows of C, so C is
+//! touched as MR sequential streams the prefetcher can follow (measured faster on this machine;
+//! see `docs/gemm.md`).
 //!
 //! Threads only ever split C (row bands in loop 3, or column ranges above loop 5), never the k
 //! loop, so each C element is summed in the same order whatever the thread count: results are
@@ -28,10 +29,10 @@ use std::ops::Range;
 use std::thread::LocalKey;
 
 /// Rows of op(A) per packed A~ block (loop 3), a multiple of MR: A~ = MC×KC floats = 288 KiB,
-/// under a third of a Zen 4 core's 1 MiB L2.
+/// under a third of a Zen 4 core's 1 MiB L2. (48 and 288 measured the same within noise.)
 pub(super) const MC: usize = 144;
-/// Steps of the sum per packed block (loop 4). An A~ micro-panel is MR×KC floats = 12 KiB, well
-/// inside the 32 KiB L1d, and each kernel call amortises its C load/store (2·MR·NR floats) over
+/// Steps of the sum per packed block (loop 4). An A~ micro-panel is MR×KC floats = 16 KiB, half
+/// of the 32 KiB L1d, and each kernel call amortises its C load/store (2·MR·NR floats) over
 /// KC rank-1 updates. Going from 256 to 512 gained ~10 % at 1024³ (docs/gemm.md).
 pub(super) const KC: usize = 512;
 /// Columns of op(B) per packed B~ block (loop 5), a multiple of NR for both vector widths:
@@ -102,7 +103,8 @@ impl Out<'_, '_> {
     }
 
     /// Calls `f(q, band)` on consecutive bands of `h` rows (the last may be shorter), on the
-    /// rayon pool when `parallel`.
+    /// rayon pool when `parallel` and the rows are a dense band. A column range (`Pieces`) is
+    /// already one thread's share, so its bands always run in order.
     fn for_each_band(&mut self, h: usize, parallel: bool, f: impl Fn(usize, Out) + Sync + Send) {
         match self {
             Out::Dense { data, ld } => {
@@ -118,14 +120,8 @@ impl Out<'_, '_> {
                 }
             }
             Out::Pieces(rows) => {
-                if parallel {
-                    rows.par_chunks_mut(h)
-                        .enumerate()
-                        .for_each(|(q, rows)| f(q, Out::Pieces(rows)));
-                } else {
-                    for (q, rows) in rows.chunks_mut(h).enumerate() {
-                        f(q, Out::Pieces(rows));
-                    }
+                for (q, rows) in rows.chunks_mut(h).enumerate() {
+                    f(q, Out::Pieces(rows));
                 }
             }
         }

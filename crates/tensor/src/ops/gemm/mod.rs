@@ -4,13 +4,14 @@
 //! and both backward passes are GEMMs with one operand transposed. So GEMM gets the full BLIS
 //! treatment (see `docs/gemm.md` for the loop nest drawn out):
 //!
-//! - [`kernel`] — one MR×NR tile of C from a packed A micro-panel and a packed B micro-panel,
+//! - `kernel.rs` — one MR×NR tile of C from a packed A micro-panel and a packed B micro-panel,
 //!   held in SIMD registers (`wide`).
-//! - [`pack`] — copies blocks of A and B into the order the kernel reads them, zero-padding the
+//! - `pack.rs` — copies blocks of A and B into the order the kernel reads them, zero-padding the
 //!   edges so the kernel never sees a partial tile.
-//! - [`loops`] — the five BLIS loops (NC, KC, MC, NR, MR), the reused packing buffers, and the
+//! - `loops.rs` — the five BLIS loops (NC, KC, MC, NR, MR), the reused packing buffers, and the
 //!   rayon split over blocks of the output.
-//! - [`reference`] — the triple loop, generic over f32/f64: the definition of "correct".
+//! - [`reference`](mod@reference) — the triple loop, generic over f32/f64: the definition of
+//!   "correct".
 //!
 //! This file validates the slice lengths and picks a path by size.
 

@@ -3,7 +3,7 @@
 //! A block of op(A) (rows `i`, depth `p`) becomes micro-panels of [`MR`] rows, each stored
 //! step-major: panel `q` holds `op(A)[i0 + q·MR + r, p]` at `q·MR·kc + p·MR + r`. A block of
 //! op(B) becomes micro-panels of [`NR`] columns the same way, with op(B)ᵀ's rows as the panel rows.
-//! So both are one function, [`panel`], applied to "a matrix whose rows are the panel direction":
+//! So both are one function, [`panels`], applied to "a matrix whose rows are the panel direction":
 //! op(A) for A, op(B)ᵀ for B. Rows past the matrix edge are packed as zeros, so the kernel always
 //! computes whole tiles and the padding contributes exactly 0 to the rows/columns that are kept.
 //!
