@@ -6,6 +6,10 @@ use tensor::Rng;
 
 /// PyTorch's `nn.Dropout(p)`. Owns its random stream, so a run is reproducible from the seed
 /// the caller gives (the trainer derives it, e.g. `Rng::keyed(seed, &[layer])`).
+///
+/// The stream's position is not part of a checkpoint. A run that must resume bit for bit can
+/// call [`Dropout::reseed`] each step with a stream keyed by the step, e.g.
+/// `Rng::keyed(seed, &[layer, step])`, or call [`ops::dropout`] itself with such a stream.
 #[derive(Debug, Clone)]
 pub struct Dropout {
     p: f32,
@@ -27,6 +31,11 @@ impl Dropout {
             });
         }
         Ok(Self { p, rng, mode: Mode::Train })
+    }
+
+    /// Replaces the random stream (e.g. with one keyed by the step, for exact resumption).
+    pub fn reseed(&mut self, rng: Rng) {
+        self.rng = rng;
     }
 
     /// The drop probability.
