@@ -1,0 +1,194 @@
+//! `trainer profile`: where the time of a training step goes, layer by layer. Runs a few steps
+//! of a preset's network and optimiser on random images (the time of a step does not depend on
+//! the pixel values) with the tape's profiling on, and prints `autograd::inspect::layer_profile`
+//! as a table.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use autograd::Tape;
+use autograd::inspect::{LayerProfile, layer_profile};
+use autograd::loss::{CrossEntropyOptions, softmax_cross_entropy};
+use autograd::nn::Module;
+use autograd::schedule::clip_grad_norm;
+use clap::Args;
+use tensor::{Rng, Tensor};
+
+use super::set_threads;
+use crate::config::{Architecture, Preset, TrainConfig};
+use crate::exit::Failure;
+use crate::model::Network;
+use crate::train;
+
+/// Classes of the profiled network (the shipped data set has three).
+const CLASSES: usize = 3;
+
+/// Options of `trainer profile`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Network, optimiser, image size and batch size of this preset.
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    pub preset: Preset,
+    /// Override the preset's architecture.
+    #[arg(long, value_enum)]
+    pub arch: Option<Architecture>,
+    /// Override the preset's image size S (images are S×S).
+    #[arg(long, value_name = "S")]
+    pub image_size: Option<usize>,
+    /// Override the preset's batch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Profiled steps (after one unprofiled warm-up step).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Where one step's time went outside the tape.
+#[derive(Default)]
+struct Outside {
+    /// zero_grad + accumulate_param_grads + clipping.
+    gradients: Duration,
+    /// The optimiser update.
+    optimizer: Duration,
+}
+
+/// `trainer profile`.
+///
+/// # Errors
+/// Bad sizes or thread counts, or a kernel error.
+pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
+    set_threads(args.threads)?;
+    let mut config = TrainConfig::preset(args.preset, PathBuf::new());
+    config.architecture = args.arch.unwrap_or(config.architecture);
+    config.image_size = args.image_size.unwrap_or(config.image_size);
+    config.batch_size = args.batch_size.unwrap_or(config.batch_size);
+    if config.image_size < 8 || config.batch_size == 0 || args.steps == 0 {
+        return Err(
+            Failure::Usage("--image-size ≥ 8, --batch-size ≥ 1 and --steps ≥ 1".into()).into()
+        );
+    }
+    let (s, n) = (config.image_size, config.batch_size);
+    let mut net = Network::new(&train::network_spec(&config, CLASSES));
+    let mut opt = train::optimizer(&config);
+    let mut rng = Rng::keyed(config.seed, &[0x9F0F]);
+    let images = Tensor::from_fn(&[n, 3, s, s], |_| rng.uniform(0.0, 1.0));
+    let targets: Vec<usize> = (0..n).map(|i| i % CLASSES).collect();
+    let options =
+        CrossEntropyOptions { class_weights: None, label_smoothing: config.label_smoothing };
+    let mut tape = Tape::new();
+
+    let mut outside = Outside::default();
+    let mut run_step = |tape: &mut Tape, outside: &mut Outside, step: u64| -> anyhow::Result<()> {
+        net.set_step(step);
+        tape.reset();
+        let x = tape.input_from(&images);
+        let logits = net.forward(tape, x)?;
+        let loss = softmax_cross_entropy(tape, logits, &targets, &options)?;
+        let start = Instant::now();
+        net.zero_grad();
+        outside.gradients += start.elapsed();
+        tape.backward(loss)?;
+        let start = Instant::now();
+        tape.accumulate_param_grads(&mut net.parameters_mut())?;
+        if let Some(max_norm) = config.grad_clip {
+            clip_grad_norm(&mut net.parameters_mut(), max_norm)?;
+        }
+        let between = Instant::now();
+        opt.step(&mut net.parameters_mut())?;
+        outside.gradients += between - start;
+        outside.optimizer += between.elapsed();
+        Ok(())
+    };
+    run_step(&mut tape, &mut Outside::default(), 0)?; // warm-up: buffers allocated, caches filled
+    tape.start_profiling();
+    let started = Instant::now();
+    for step in 1..=args.steps as u64 {
+        run_step(&mut tape, &mut outside, step)?;
+    }
+    let wall = started.elapsed();
+    let layers =
+        layer_profile(&tape).ok_or_else(|| anyhow::anyhow!("the tape was not profiling"))?;
+    print_table(args, &config, &layers, &outside, wall);
+    Ok(())
+}
+
+fn ms(d: Duration, steps: usize) -> f64 {
+    d.as_secs_f64() * 1e3 / steps as f64
+}
+
+fn gflops(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |g| format!("{g:.1}"))
+}
+
+fn print_table(
+    args: &ProfileArgs,
+    config: &TrainConfig,
+    layers: &[LayerProfile],
+    outside: &Outside,
+    wall: Duration,
+) {
+    let steps = args.steps;
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / wall.as_secs_f64();
+    let threads = rayon::current_num_threads();
+    println!(
+        "one training step of {:?} ({:?}), {s}×{s} images, batch {}, {threads} thread(s): mean over {steps} steps after a warm-up step\n",
+        config.preset,
+        config.architecture,
+        config.batch_size,
+        s = config.image_size,
+    );
+    println!(
+        "{:>4}  {:<20} {:<18} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "node", "op", "output", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s", "share"
+    );
+    // Parameter copies are many tiny nodes: one line for all of them.
+    let (params, shown): (Vec<&LayerProfile>, Vec<&LayerProfile>) =
+        layers.iter().partition(|l| l.op == "parameter");
+    for l in shown {
+        println!(
+            "{:>4}  {:<20} {:<18} {:>9.3} {:>9.3} {:>9} {:>9} {:>6.1}%",
+            l.node,
+            l.op,
+            format!("{:?}", l.output),
+            ms(l.forward, steps),
+            ms(l.backward, steps),
+            gflops(l.forward_gflops()),
+            gflops(l.backward_gflops()),
+            share(l.total()),
+        );
+    }
+    let param_time: Duration = params.iter().map(|l| l.total()).sum();
+    println!(
+        "{:>4}  {:<39} {:>9.3} {:>9} {:>9} {:>9} {:>6.1}%",
+        "",
+        format!("parameter copies onto the tape ({})", params.len()),
+        ms(param_time, steps),
+        "",
+        "",
+        "",
+        share(param_time)
+    );
+    let tape: Duration = layers.iter().map(LayerProfile::total).sum();
+    let rest = wall.saturating_sub(tape + outside.gradients + outside.optimizer);
+    println!();
+    for (what, d) in [
+        ("all tape ops (rows above)", tape),
+        ("zero_grad, gradients to parameters, clipping", outside.gradients),
+        ("optimizer step", outside.optimizer),
+        ("everything else (tape bookkeeping, loop)", rest),
+    ] {
+        println!("      {what:<46} {:>9.3} ms {:>6.1}%", ms(d, steps), share(d));
+    }
+    let step = wall.as_secs_f64() / steps as f64;
+    let convs: Duration = layers.iter().filter(|l| l.op == "conv2d").map(LayerProfile::total).sum();
+    println!(
+        "      {:<46} {:>9.3} ms  100.0%   ({:.0} img/s; conv2d alone {:.1}%)",
+        "measured step",
+        step * 1e3,
+        config.batch_size as f64 / step,
+        share(convs)
+    );
+}
