@@ -60,6 +60,29 @@ pub enum Command {
     /// every class.
     #[command(after_help = EXIT_CODES_HELP)]
     Predict(PredictArgs),
+
+    /// Draw the first convolution's filters as a grid of small RGB images.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Filters(crate::commands::inspect::FiltersArgs),
+
+    /// Save what every convolution outputs for one image (one PNG of maps per layer).
+    #[command(after_help = EXIT_CODES_HELP)]
+    FeatureMaps(crate::commands::inspect::FeatureMapsArgs),
+
+    /// Grad-CAM: a heat map of the pixels that speak for the predicted (or a chosen) class.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Gradcam(crate::commands::inspect::GradCamArgs),
+
+    /// Draw the confusion matrix of a split and a grid of its most confidently wrong images.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Confusion(crate::commands::confusion::ConfusionArgs),
+
+    /// Print every matrix of a tiny convolution done as im2col + GEMM, forward and backward.
+    Im2col(crate::commands::im2col::Im2colArgs),
+
+    /// Time one training step layer by layer: forward and backward time, GFLOP/s and share of
+    /// the step for every op, on random images with a preset's network and optimiser.
+    Profile(crate::commands::profile::ProfileArgs),
 }
 
 /// Which weights of a run to use.

@@ -15,7 +15,7 @@ use crate::metrics::EpochRecord;
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSansMono.ttf");
 
 /// Registers the shipped font as plotters' "sans-serif" once per process.
-fn register_font() -> anyhow::Result<()> {
+pub(crate) fn register_font() -> anyhow::Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()

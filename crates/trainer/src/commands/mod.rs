@@ -1,5 +1,11 @@
 //! One function per subcommand; [`run`] dispatches.
 
+pub mod confusion;
+pub mod im2col;
+pub mod inspect;
+mod picture;
+pub mod profile;
+
 use std::path::{Path, PathBuf};
 
 use augment::{Image, Split, SplitFractions};
@@ -25,6 +31,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train(&args),
         Command::Eval(args) => eval(&args),
         Command::Predict(args) => predict(&args),
+        Command::Filters(args) => inspect::filters(&args),
+        Command::FeatureMaps(args) => inspect::feature_maps(&args),
+        Command::Gradcam(args) => inspect::grad_cam(&args),
+        Command::Confusion(args) => confusion::confusion(&args),
+        Command::Im2col(args) => im2col::im2col(&args),
+        Command::Profile(args) => profile::profile(&args),
     }
 }
 
