@@ -18,14 +18,21 @@ use crate::error::DatasetError;
 use crate::labels::{DeepSkyClass, DsoLabel, SolarBody, read_dso_labels, read_solar_bodies};
 use crate::manifest::{Counts, ManifestRow, write_manifest};
 use crate::packages::{KSTARS_DATA, PinnedPackage, STELLARIUM_DATA, Sources, hex};
-use crate::photo::{SIZE, encode_jpeg, has_plain_sky_border, standard_crop, to_gray, zoom_out};
+use crate::photo::{
+    GRAY_CHROMA, SIZE, encode_jpeg, has_plain_sky_border, mean_chroma, standard_crop, to_gray,
+    zoom_out,
+};
 use crate::render::map::{RingProfile, SurfaceMap};
 use crate::render::{BodyAssets, RenderParams, render};
 use crate::split::{Split, assign_splits, group_deep_sky};
 use crate::textures_json::{NebulaTexture, read_textures_json};
 
-/// Share of deep-sky photos and renders turned gray (against "gray means solar system").
-pub const GRAY_SHARE: f32 = 0.2;
+/// Share of deep-sky photos turned gray (against "gray means solar system": the 29 real moon
+/// phases are gray, so the other classes need gray images too).
+pub const DEEP_SKY_GRAY_SHARE: f32 = 0.3;
+/// Share of renders turned gray (lower, since the moon phases already make the solar-system
+/// class partly gray): all three classes end up 27–31 % gray.
+pub const RENDER_GRAY_SHARE: f32 = 0.15;
 /// Share of galaxy photos shown zoomed out, and the range of the zoom (against "a galaxy always
 /// fills the frame"). Only photos with a plain dark-sky border are eligible
 /// ([`has_plain_sky_border`]), so the realised share is lower.
@@ -68,7 +75,7 @@ pub struct BuildReport {
     pub counts: Counts,
     /// Bytes of all JPEG files.
     pub jpeg_bytes: u64,
-    /// Gray images per class (equal channels up to JPEG error).
+    /// Gray images per class, measured: mean chroma below [`GRAY_CHROMA`] before encoding.
     pub gray: BTreeMap<String, usize>,
     /// Renders redrawn because they were too dark.
     pub redrawn_renders: usize,
@@ -77,9 +84,9 @@ pub struct BuildReport {
 /// One image to make.
 #[derive(Debug, Clone)]
 enum Job {
-    DeepSky { label: DsoLabel, texture: NebulaTexture },
+    DeepSky { label: DsoLabel, texture: NebulaTexture, gray: bool },
     KStarsPhoto { name: String, group: String, path: PathBuf },
-    Render { body: usize, index: usize },
+    Render { body: usize, index: usize, gray: bool },
 }
 
 /// A made image before the split is known.
@@ -87,6 +94,7 @@ struct Made {
     row: ManifestRow,
     jpeg: Vec<u8>,
     redraws: usize,
+    gray: bool,
 }
 
 fn progress_bar(len: usize, what: &str, visible: bool) -> ProgressBar {
@@ -187,7 +195,7 @@ pub fn build(config: &BuildConfig) -> Result<BuildReport, DatasetError> {
             file: l.file.clone(),
             message: "not listed in textures.json (no credit)".into(),
         })?;
-        jobs.push(Job::DeepSky { label: (*l).clone(), texture: texture.clone() });
+        jobs.push(Job::DeepSky { label: (*l).clone(), texture: texture.clone(), gray: false });
     }
     let mut phase_hashes: HashMap<String, String> = HashMap::new();
     for planet in KSTARS_PLANETS {
@@ -206,8 +214,9 @@ pub fn build(config: &BuildConfig) -> Result<BuildReport, DatasetError> {
         }
     }
     for (b, body) in bodies.iter().enumerate() {
-        jobs.extend((0..body.renders).map(|index| Job::Render { body: b, index }));
+        jobs.extend((0..body.renders).map(|index| Job::Render { body: b, index, gray: false }));
     }
+    choose_gray(&mut jobs, config.seed);
 
     let bar = progress_bar(bodies.len(), "loading maps", config.progress);
     let assets: Vec<BodyAssets> = bodies
@@ -265,10 +274,8 @@ pub fn build(config: &BuildConfig) -> Result<BuildReport, DatasetError> {
     write_outputs(config, &rows, &made)?;
     let counts = crate::manifest::verify(&config.out_dir)?;
     let mut gray = BTreeMap::new();
-    for m in &made {
-        if m.row.render_params.contains("gray=1") || m.row.source_file.contains("textures/moon") {
-            *gray.entry(m.row.class.clone()).or_insert(0) += 1;
-        }
+    for m in made.iter().filter(|m| m.gray) {
+        *gray.entry(m.row.class.clone()).or_insert(0) += 1;
     }
     Ok(BuildReport {
         counts,
@@ -276,6 +283,34 @@ pub fn build(config: &BuildConfig) -> Result<BuildReport, DatasetError> {
         gray,
         redrawn_renders: made.iter().map(|m| m.redraws).sum(),
     })
+}
+
+/// Marks exactly `round(share · n)` jobs of each kind gray, chosen by a seeded shuffle: galaxies
+/// and nebulae with [`DEEP_SKY_GRAY_SHARE`], renders with [`RENDER_GRAY_SHARE`]. (Exact
+/// counts rather than a coin per image, so no class is left with an unlucky share.)
+fn choose_gray(jobs: &mut [Job], seed: u64) {
+    // (key of the kind, its share) for each job that may be turned gray.
+    let kind = |job: &Job| match job {
+        Job::DeepSky { label, .. } if label.class == DeepSkyClass::Galaxy => {
+            Some((0, DEEP_SKY_GRAY_SHARE))
+        }
+        Job::DeepSky { .. } => Some((1, DEEP_SKY_GRAY_SHARE)),
+        Job::Render { .. } => Some((2, RENDER_GRAY_SHARE)),
+        Job::KStarsPhoto { .. } => None,
+    };
+    for (key, share) in
+        [(0u64, DEEP_SKY_GRAY_SHARE), (1, DEEP_SKY_GRAY_SHARE), (2, RENDER_GRAY_SHARE)]
+    {
+        let mut members: Vec<usize> =
+            (0..jobs.len()).filter(|&i| kind(&jobs[i]) == Some((key, share))).collect();
+        Rng::keyed(seed, &[4, key]).shuffle(&mut members);
+        let k = (share * members.len() as f32).round() as usize;
+        for &i in &members[..k] {
+            if let Job::DeepSky { gray, .. } | Job::Render { gray, .. } = &mut jobs[i] {
+                *gray = true;
+            }
+        }
+    }
 }
 
 /// Makes one image: decides its edits from its own keyed RNG, encodes it, fills its row.
@@ -291,10 +326,10 @@ fn make(
             let jpeg = encode_jpeg(&img, config.jpeg_quality)
                 .map_err(|e| DatasetError::image(&row.file, e))?;
             row.sha256 = hex(&Sha256::digest(&jpeg));
-            Ok(Made { row, jpeg, redraws })
+            Ok(Made { row, jpeg, redraws, gray: mean_chroma(&img) < GRAY_CHROMA })
         };
     match job {
-        Job::DeepSky { label, texture } => {
+        Job::DeepSky { label, texture, gray } => {
             let mut rng = Rng::keyed(config.seed, &[1, index]);
             let folder = folder_of(label.class);
             let stem = label.file.trim_end_matches(".png").to_lowercase();
@@ -316,7 +351,7 @@ fn make(
                 img = zoom_out(&img, scale, &mut rng);
                 params.push(format!("zoom_out={scale:.3}"));
             }
-            if rng.bernoulli(GRAY_SHARE) {
+            if *gray {
                 img = to_gray(&img);
                 params.push("gray=1".into());
             }
@@ -336,7 +371,7 @@ fn make(
             r.render_params = "crop=centre".into();
             finish(r, standard_crop(&open_image(path)?), 0)
         }
-        Job::Render { body, index: n } => {
+        Job::Render { body, index: n, gray } => {
             let a = &assets[*body];
             let b = &a.body;
             for attempt in 0..MAX_ATTEMPTS {
@@ -346,7 +381,6 @@ fn make(
                 if out.lit_fraction < MIN_LIT_FRACTION {
                     continue;
                 }
-                let gray = rng.bernoulli(GRAY_SHARE);
                 let mut source = format!("textures/{}", b.texture);
                 if let Some(c) = &b.clouds {
                     source.push_str(&format!(" + textures/{c}"));
@@ -362,8 +396,8 @@ fn make(
                     source,
                 );
                 r.credit = format!("rendered by astroconv's build-dataset from the {}", b.credit);
-                r.render_params = format!("{};gray={}", p.describe(), u8::from(gray));
-                let img = if gray { to_gray(&out.image) } else { out.image };
+                r.render_params = format!("{};gray={}", p.describe(), u8::from(*gray));
+                let img = if *gray { to_gray(&out.image) } else { out.image };
                 return finish(r, img, attempt as usize);
             }
             Err(DatasetError::Label {

@@ -207,6 +207,27 @@ pub fn zoom_out(img: &RgbImage, scale: f32, rng: &mut Rng) -> RgbImage {
     })
 }
 
+/// Mean of `max(R, G, B) − min(R, G, B)` (8-bit units) over the pixels that are not dark sky
+/// (brightest channel ≥ 32; all pixels if fewer than 1 % are): 0 for a gray image, a few units
+/// for a gray image after JPEG, tens for a colourful one. Dark sky is left out because it is
+/// most of most frames and would make every faint colour photo look gray.
+pub fn mean_chroma(img: &RgbImage) -> f32 {
+    let chroma = |p: &image::Rgb<u8>| {
+        let [r, g, b] = p.0;
+        u64::from(r.max(g).max(b) - r.min(g).min(b))
+    };
+    let lit: Vec<u64> = img.pixels().filter(|p| p.0.iter().any(|&c| c >= 32)).map(chroma).collect();
+    let total = u64::from(img.width()) * u64::from(img.height());
+    if (lit.len() as u64) * 100 >= total && !lit.is_empty() {
+        lit.iter().sum::<u64>() as f32 / lit.len() as f32
+    } else {
+        img.pixels().map(chroma).sum::<u64>() as f32 / total.max(1) as f32
+    }
+}
+
+/// An image counts as gray when its [`mean_chroma`] is below this (8-bit units).
+pub const GRAY_CHROMA: f32 = 2.0;
+
 /// Baseline JPEG of `img` at `quality` (1–100) from `image`'s pure-Rust encoder, so the same
 /// pixels give the same bytes on every machine.
 ///
@@ -278,5 +299,7 @@ mod tests {
     fn gray_has_equal_channels() {
         let img = RgbImage::from_fn(3, 3, |x, y| image::Rgb([x as u8 * 80, y as u8 * 80, 30]));
         assert!(to_gray(&img).pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]));
+        assert_eq!(mean_chroma(&to_gray(&img)), 0.0);
+        assert!(mean_chroma(&img) > GRAY_CHROMA);
     }
 }
