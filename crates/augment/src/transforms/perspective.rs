@@ -133,42 +133,37 @@ pub fn perspective(img: &Image, p: &PerspectiveParams) -> Result<Image, AugmentE
     // Like torchvision, the coefficients are solved in f64 and used in f32.
     let [a, b, c, d, e, f, g, h] = p.coefficients()?.map(|v| v as f32);
     let (w, hh) = (img.width(), img.height());
-    let n = w * hh;
-    let src = img.data();
+    let (r, g_plane, b_plane) = img.planes();
+    let src = [r, g_plane, b_plane];
     let mut out = Image::filled(w, hh, 0.0);
-    let dst = out.data_mut();
+    let (out_r, out_g, out_b) = out.planes_mut();
+    let mut dst = [out_r, out_g, out_b];
     for i in 0..hh {
         let y = i as f32 + 0.5;
         for j in 0..w {
             let x = j as f32 + 0.5;
-            let den = g * x + h * y + 1.0;
+            let inv_den = 1.0 / (g * x + h * y + 1.0);
             // Input pixel coordinates (pixel centres at integers).
-            let u = (a * x + b * y + c) / den - 0.5;
-            let v = (d * x + e * y + f) / den - 0.5;
+            let u = (a * x + b * y + c) * inv_den - 0.5;
+            let v = (d * x + e * y + f) * inv_den - 0.5;
             let (x0, y0) = (u.floor(), v.floor());
             let (fx, fy) = (u - x0, v - y0);
             let (x0, y0) = (x0 as isize, y0 as isize);
             let o = i * w + j;
+            let (w00, w01, w10, w11) =
+                ((1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx);
             if x0 >= 0 && y0 >= 0 && x0 + 1 < w as isize && y0 + 1 < hh as isize {
-                // All four taps inside: the common case, no bounds checks per tap.
+                // All four taps inside: the common case, no per-tap bounds tests.
                 let k = y0 as usize * w + x0 as usize;
-                let (w00, w01, w10, w11) =
-                    ((1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx);
                 let mask = w00 + w01 + w10 + w11;
-                for ch in 0..CHANNELS {
-                    let s = &src[ch * n..(ch + 1) * n];
+                for (s, d) in src.iter().zip(dst.iter_mut()) {
                     let value = w00 * s[k] + w01 * s[k + 1] + w10 * s[k + w] + w11 * s[k + w + 1];
-                    dst[ch * n + o] = mask * (value - p.fill) + p.fill;
+                    d[o] = mask * (value - p.fill) + p.fill;
                 }
                 continue;
             }
             // Near or past the border: taps outside the image weigh 0.
-            let taps = [
-                (y0, x0, (1.0 - fy) * (1.0 - fx)),
-                (y0, x0 + 1, (1.0 - fy) * fx),
-                (y0 + 1, x0, fy * (1.0 - fx)),
-                (y0 + 1, x0 + 1, fy * fx),
-            ];
+            let taps = [(y0, x0, w00), (y0, x0 + 1, w01), (y0 + 1, x0, w10), (y0 + 1, x0 + 1, w11)];
             let mut mask = 0.0f32;
             let mut acc = [0.0f32; CHANNELS];
             for (ty, tx, wt) in taps {
@@ -177,12 +172,12 @@ pub fn perspective(img: &Image, p: &PerspectiveParams) -> Result<Image, AugmentE
                 }
                 let k = ty as usize * w + tx as usize;
                 mask += wt;
-                for (ch, slot) in acc.iter_mut().enumerate() {
-                    *slot += wt * src[ch * n + k];
+                for (slot, s) in acc.iter_mut().zip(&src) {
+                    *slot += wt * s[k];
                 }
             }
-            for (ch, value) in acc.iter().enumerate() {
-                dst[ch * n + o] = mask * (value - p.fill) + p.fill;
+            for (value, d) in acc.iter().zip(dst.iter_mut()) {
+                d[o] = mask * (value - p.fill) + p.fill;
             }
         }
     }
