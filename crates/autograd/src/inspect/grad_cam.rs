@@ -1,8 +1,9 @@
 //! Grad-CAM (Selvaraju et al., 2017): where in the image does the evidence for a class come
 //! from, according to one convolution's output?
 //!
-//! With `A` [C, h, w] the chosen convolution's output for one image and `s` the class score
-//! (the logit, before softmax):
+//! With `A` [C, h, w] the chosen convolution block's activation for one image (the ReLU after
+//! the convolution and its batch norm, if there is one; else the convolution's output) and `s`
+//! the class score (the logit, before softmax):
 //! ```text
 //! G      = ∂s/∂A                       [C, h, w]   one backward pass on the tape
 //! α_c    = (1/(h·w)) Σ_ij G[c,i,j]     [C]         how much channel c matters for the class
@@ -14,6 +15,7 @@
 
 use super::{conv_nodes, min_max_normalise, upsample_bilinear};
 use crate::nn::{Mode, Module};
+use crate::ops::Op;
 use crate::{Result, Tape, ops};
 use tensor::ops::softmax_cross_entropy::{self, CrossEntropyOptions};
 use tensor::{Tensor, TensorError};
@@ -28,7 +30,7 @@ pub enum ClassChoice {
     Class(usize),
 }
 
-/// Which convolution's output to explain the score with.
+/// Which convolution block's activation to explain the score with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvLayer {
     /// The last one: the coarsest map, with the most class-specific channels (the usual choice).
@@ -105,7 +107,7 @@ pub fn grad_cam<M: Module + ?Sized>(
         ConvLayer::Index(i) => (i < convs.len()).then_some(i),
     }
     .ok_or_else(|| bad(format!("no such convolution: the model has {}", convs.len())))?;
-    let node = convs[layer];
+    let node = block_output(tape, convs[layer]);
     // A: [1, C, h, w]
     let a = tape.value_at(node).shape4(op)?;
     let plane = a.h * a.w;
@@ -132,6 +134,22 @@ pub fn grad_cam<M: Module + ?Sized>(
     let heatmap = Tensor::from_vec(&[shape.h, shape.w], min_max_normalise(&upsampled))?;
     let coarse = Tensor::from_vec(&[a.h, a.w], cam)?;
     Ok(GradCam { class, probabilities, layer, channel_weights, coarse, heatmap })
+}
+
+/// The activation of the block that starts with conv node `conv`: the ReLU that reads the
+/// convolution directly or through a batch norm, else the convolution itself. Grad-CAM wants
+/// activations that mean "feature present" (≥ 0 after ReLU); a raw convolution output before
+/// batch norm carries an arbitrary offset per channel, which `α_c` would multiply into the map.
+fn block_output(tape: &Tape, conv: usize) -> usize {
+    let mut current = conv;
+    for i in conv + 1..tape.len() {
+        match tape.op_at(i) {
+            Op::BatchNorm2d { x, .. } if x == current => current = i,
+            Op::Relu { x } if x == current => return i,
+            _ => {}
+        }
+    }
+    conv
 }
 
 /// Index of the largest value (the first one on ties).
