@@ -146,6 +146,13 @@ pub fn perspective(img: &Image, p: &PerspectiveParams) -> Result<Image, AugmentE
             // Input pixel coordinates (pixel centres at integers).
             let u = (a * x + b * y + c) * inv_den - 0.5;
             let v = (d * x + e * y + f) * inv_den - 0.5;
+            // Points near the output's horizon map arbitrarily far (or to NaN when the
+            // denominator is 0); clamp them just outside the image, where every tap weighs 0,
+            // so the integer tap arithmetic below cannot overflow.
+            let outside = |t: f32, len: usize| {
+                if t.is_nan() { -2.0 } else { t.clamp(-2.0, len as f32 + 1.0) }
+            };
+            let (u, v) = (outside(u, w), outside(v, hh));
             let (x0, y0) = (u.floor(), v.floor());
             let (fx, fy) = (u - x0, v - y0);
             let (x0, y0) = (x0 as isize, y0 as isize);
@@ -215,6 +222,16 @@ mod tests {
             let out = perspective(&img, &p).unwrap();
             assert!(out.data().iter().all(|v| (0.0..=1.0 + 1e-6).contains(v)));
         }
+        // Found by proptest: an 11x4 warp whose horizon crosses the output, mapping pixels to
+        // near-infinite input coordinates (once an integer overflow in the tap indices).
+        let img11 = test_image(11, 4, 1);
+        let p = RandomPerspective { distortion_scale: 0.768_276_6, fill: 0.0 }.sample(
+            11,
+            4,
+            &mut Rng::new(14_291_180_499_436_706_008),
+        );
+        let out = perspective(&img11, &p).unwrap();
+        assert!(out.data().iter().all(|v| v.is_finite()));
         let flat = [[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]];
         let p = PerspectiveParams { start: flat, end: flat, fill: 0.0 };
         assert!(perspective(&img, &p).is_err());
