@@ -107,7 +107,17 @@ impl Transform {
                 rgb_to_grayscale_in_place(&mut img);
                 img
             }
-            Self::Perspective(t) => perspective(&img, &t.sample(img.width(), img.height(), rng))?,
+            Self::Perspective(t) => {
+                // On images a few pixels wide the sampled corners can coincide (a degenerate
+                // quadrilateral, no homography): that draw leaves the image as it is, like a
+                // RandomErasing draw that finds no box.
+                let p = t.sample(img.width(), img.height(), rng);
+                match perspective(&img, &p) {
+                    Ok(out) => out,
+                    Err(AugmentError::BadParameter { .. }) => img,
+                    Err(other) => return Err(other),
+                }
+            }
             Self::Erase(t) => {
                 if let Some(p) = t.sample(img.width(), img.height(), rng) {
                     erase_in_place(&mut img, &p);

@@ -85,7 +85,11 @@ proptest! {
     fn perspective_stays_in_range(w in 2usize..24, h in 2usize..24, seed in any::<u64>(), d in 0.0f32..=1.0) {
         let img = image(w, h, seed);
         let p = RandomPerspective { distortion_scale: d, fill: 0.0 }.sample(w, h, &mut Rng::new(seed));
-        let out = perspective(&img, &p).unwrap();
+        // Near d = 1 on narrow images the sampled quadrilateral can fold (no homography maps the
+        // image onto it): that is reported, never a panic; pipelines then skip the warp.
+        let out = perspective(&img, &p);
+        prop_assume!(out.is_ok());
+        let out = out.unwrap();
         prop_assert!(out.data().iter().all(|v| (-1e-6..=1.0 + 1e-6).contains(v)));
     }
 

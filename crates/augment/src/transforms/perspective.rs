@@ -6,8 +6,9 @@
 //!
 //! `u = (a·x + b·y + c) / (g·x + h·y + 1)`, `v = (d·x + e·y + f) / (g·x + h·y + 1)`
 //!
-//! where the eight coefficients solve the 8×8 linear system mapping each `end` point to its
-//! `start` point (solved here by Gaussian elimination in f64; torchvision uses least squares,
+//! (with `x, y, u, v` measured from the centres of the two quadrilaterals: see
+//! [`PerspectiveParams::homography`]), where the eight coefficients solve the 8×8 linear system
+//! mapping each `end` point to its `start` point (solved here by Gaussian elimination in f64; torchvision uses least squares,
 //! which is the same exact solution for four points in general position), then rounded to f32
 //! as torchvision does. The input is sampled
 //! bilinearly at `(u − ½, v − ½)` with zeros outside (`grid_sample(align_corners=False)`), and a
@@ -100,28 +101,52 @@ fn solve8(mut a: [[f64; 8]; 8], mut rhs: [f64; 8]) -> Option<[f64; 8]> {
     Some(z)
 }
 
+/// A homography written about two centres: output point `(x, y)` reads the input at
+/// `source + (a·x' + b·y' + c, d·x' + e·y' + f) / (g·x' + h·y' + 1)` where
+/// `(x', y') = (x, y) − target` (centres of the `end` and `start` quadrilaterals).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Homography {
+    /// `[a, b, c, d, e, f, g, h]`.
+    pub coefficients: [f64; 8],
+    /// Centre of the `end` corners (output side).
+    pub target: [f64; 2],
+    /// Centre of the `start` corners (input side).
+    pub source: [f64; 2],
+}
+
 impl PerspectiveParams {
-    /// The coefficients `[a, b, c, d, e, f, g, h]` mapping output points to input points
-    /// (torchvision's `_get_perspective_coeffs(endpoints, startpoints)` system).
+    /// The homography mapping output points to input points: the 8×8 system of torchvision's
+    /// `_get_perspective_coeffs(endpoints, startpoints)`, written about the two quadrilaterals'
+    /// centres. torchvision's form fixes the denominator to 1 at the output's *origin*, which fails
+    /// when the warp sends the origin to infinity (strong distortions of narrow images do); a
+    /// quadrilateral's centre maps to the other's interior, never to infinity, so the centred
+    /// system is solvable whenever the corners are in general position. Same map, so same output.
     ///
     /// # Errors
     /// [`AugmentError::BadParameter`] when the corners are degenerate (three in a line).
-    pub fn coefficients(&self) -> Result<[f64; 8], AugmentError> {
+    pub fn homography(&self) -> Result<Homography, AugmentError> {
+        let centre = |pts: &[[f64; 2]; 4]| {
+            let sum = pts.iter().fold([0.0, 0.0], |acc, p| [acc[0] + p[0], acc[1] + p[1]]);
+            [sum[0] / 4.0, sum[1] / 4.0]
+        };
+        let (target, source) = (centre(&self.end), centre(&self.start));
         let mut a = [[0.0; 8]; 8];
         let mut rhs = [0.0; 8];
         for (k, (e, s)) in self.end.iter().zip(&self.start).enumerate() {
-            let [x, y] = *e;
-            a[2 * k] = [x, y, 1.0, 0.0, 0.0, 0.0, -s[0] * x, -s[0] * y];
-            a[2 * k + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -s[1] * x, -s[1] * y];
-            rhs[2 * k] = s[0];
-            rhs[2 * k + 1] = s[1];
+            let (x, y) = (e[0] - target[0], e[1] - target[1]);
+            let (u, v) = (s[0] - source[0], s[1] - source[1]);
+            a[2 * k] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y];
+            a[2 * k + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y];
+            rhs[2 * k] = u;
+            rhs[2 * k + 1] = v;
         }
-        solve8(a, rhs).ok_or_else(|| {
+        let coefficients = solve8(a, rhs).ok_or_else(|| {
             AugmentError::bad(
                 "perspective",
                 format!("degenerate corners {:?} -> {:?}", self.start, self.end),
             )
-        })
+        })?;
+        Ok(Homography { coefficients, target, source })
     }
 }
 
@@ -131,7 +156,10 @@ impl PerspectiveParams {
 /// [`AugmentError::BadParameter`] for degenerate corners.
 pub fn perspective(img: &Image, p: &PerspectiveParams) -> Result<Image, AugmentError> {
     // Like torchvision, the coefficients are solved in f64 and used in f32.
-    let [a, b, c, d, e, f, g, h] = p.coefficients()?.map(|v| v as f32);
+    let hom = p.homography()?;
+    let [a, b, c, d, e, f, g, h] = hom.coefficients.map(|v| v as f32);
+    let [tx, ty] = hom.target.map(|v| v as f32);
+    let [sx, sy] = hom.source.map(|v| v as f32);
     let (w, hh) = (img.width(), img.height());
     let (r, g_plane, b_plane) = img.planes();
     let src = [r, g_plane, b_plane];
@@ -139,13 +167,13 @@ pub fn perspective(img: &Image, p: &PerspectiveParams) -> Result<Image, AugmentE
     let (out_r, out_g, out_b) = out.planes_mut();
     let mut dst = [out_r, out_g, out_b];
     for i in 0..hh {
-        let y = i as f32 + 0.5;
+        let y = i as f32 + 0.5 - ty;
         for j in 0..w {
-            let x = j as f32 + 0.5;
+            let x = j as f32 + 0.5 - tx;
             let inv_den = 1.0 / (g * x + h * y + 1.0);
             // Input pixel coordinates (pixel centres at integers).
-            let u = (a * x + b * y + c) * inv_den - 0.5;
-            let v = (d * x + e * y + f) * inv_den - 0.5;
+            let u = sx + (a * x + b * y + c) * inv_den - 0.5;
+            let v = sy + (d * x + e * y + f) * inv_den - 0.5;
             // Points near the output's horizon map arbitrarily far (or to NaN when the
             // denominator is 0); clamp them just outside the image, where every tap weighs 0,
             // so the integer tap arithmetic below cannot overflow.
@@ -202,7 +230,7 @@ mod tests {
         let (w, h) = (6.0, 4.0);
         let corners = [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]];
         let p = PerspectiveParams { start: corners, end: corners, fill: 0.0 };
-        let co = p.coefficients().unwrap();
+        let co = p.homography().unwrap().coefficients;
         let want = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0];
         assert!(co.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-9), "{co:?}");
         let out = perspective(&img, &p).unwrap();
@@ -232,6 +260,13 @@ mod tests {
         );
         let out = perspective(&img11, &p).unwrap();
         assert!(out.data().iter().all(|v| v.is_finite()));
+        // Found by proptest: torchvision's origin-normalised system is singular here (the warp
+        // sends the output's origin to infinity); the centred one is not.
+        let start = [[0.0, 0.0], [5.0, 0.0], [5.0, 18.0], [0.0, 18.0]];
+        let end = [[2.0, 6.0], [4.0, 4.0], [4.0, 12.0], [1.0, 13.0]];
+        let out = perspective(&test_image(6, 19, 3), &PerspectiveParams { start, end, fill: 0.0 })
+            .unwrap();
+        assert!(out.data().iter().all(|v| (0.0..=1.0 + 1e-6).contains(v)));
         let flat = [[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]];
         let p = PerspectiveParams { start: flat, end: flat, fill: 0.0 };
         assert!(perspective(&img, &p).is_err());
