@@ -83,6 +83,110 @@ pub enum Command {
     /// Time one training step layer by layer: forward and backward time, GFLOP/s and share of
     /// the step for every op, on random images with a preset's network and optimiser.
     Profile(crate::commands::profile::ProfileArgs),
+    /// Check every op's gradient, and every parameter gradient of the networks, against central
+    /// finite differences, and print a table of the worst relative errors.
+    ///
+    /// This is how you convince yourself backprop is right: the tape's analytic gradient of
+    /// each input element is compared with (f(x + h) − f(x − h)) / 2h.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Gradcheck(GradcheckArgs),
+
+    /// Show what an augmentation preset does to one image: a grid of N random samples, as PNG.
+    #[command(after_help = EXIT_CODES_HELP)]
+    AugmentPreview(PreviewArgs),
+
+    /// Write an expanded copy of a folder's training split: each image plus N augmented copies
+    /// (the paper's offline expansion), with a manifest.csv that keeps copies with their source.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Expand(ExpandArgs),
+
+    /// Measure training throughput (images/s) of a network on random images, with the time
+    /// spent in each kind of op (forward and backward). Build with --release.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Bench(BenchArgs),
+}
+
+/// Options of `trainer gradcheck`.
+#[derive(Debug, Args)]
+pub struct GradcheckArgs {
+    /// Seed of the random inputs and weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Elements checked per network parameter (evenly spaced; 0 = all, slow).
+    #[arg(long, default_value_t = 24)]
+    pub elements: usize,
+    /// Exit with code 4 when the worst relative error exceeds this.
+    #[arg(long, default_value_t = 5e-2)]
+    pub tolerance: f64,
+}
+
+/// Options of `trainer augment-preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The image to augment.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// Number of samples in the grid.
+    #[arg(long, default_value_t = 16)]
+    pub n: usize,
+    /// Augmentation preset.
+    #[arg(long, value_enum, default_value_t = AugmentChoice::Default)]
+    pub preset: AugmentChoice,
+    /// Side of each sample.
+    #[arg(long, default_value_t = 128)]
+    pub size: usize,
+    /// Seed of the samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output PNG.
+    #[arg(long, default_value = "grid.png")]
+    pub out: PathBuf,
+}
+
+/// Options of `trainer expand`.
+#[derive(Debug, Args)]
+pub struct ExpandArgs {
+    /// Image folder whose training split is expanded.
+    #[arg(long, default_value = "data/hubble", value_name = "DIR")]
+    pub data: PathBuf,
+    /// Augmented copies per image (1 doubles the set, like the paper).
+    #[arg(long, default_value_t = 1)]
+    pub copies: usize,
+    /// Augmentation preset of the copies.
+    #[arg(long, value_enum, default_value_t = AugmentChoice::Paper)]
+    pub preset: AugmentChoice,
+    /// Side of the written images.
+    #[arg(long, default_value_t = 224)]
+    pub size: usize,
+    /// Seed of the copies.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder (must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Options of `trainer bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Network to time.
+    #[arg(long, value_enum, default_value_t = Architecture::Paper)]
+    pub arch: Architecture,
+    /// Side of the random square images.
+    #[arg(long, default_value_t = 224)]
+    pub size: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// Which weights of a run to use.

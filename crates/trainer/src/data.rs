@@ -14,18 +14,27 @@ use crate::exit::Failure;
 /// `--seed`) is validated and tested on the same images.
 pub const SPLIT_SEED: u64 = 0;
 
-/// The size images are kept at in memory for a network input of `image_size`: twice the input
-/// (so random crops and zooms have real pixels to work with), at most 256, at least the input.
-pub fn load_size(image_size: usize) -> u32 {
-    (2 * image_size).min(256).max(image_size) as u32
+/// The augment crate's preset for an [`AugmentChoice`].
+pub fn preset(choice: AugmentChoice) -> AugmentPreset {
+    match choice {
+        AugmentChoice::None => AugmentPreset::None,
+        AugmentChoice::Paper => AugmentPreset::Paper,
+        AugmentChoice::Default => AugmentPreset::Default,
+    }
 }
 
-/// Loads `dir` (an ImageFolder) with every image resized to [`load_size`].
+/// Loads `dir` (an ImageFolder) with every image resized to the working size the augmentation
+/// wants for `image_size` inputs (`AugmentPreset::working_size`: the input size, or a little
+/// more for the Default preset's random crops).
 ///
 /// # Errors
 /// [`Failure::BadInput`] naming the folder or the file and the problem (missing folder, no
 /// classes, empty class, corrupt image, manifest mismatch).
-pub fn load_folder(dir: &Path, image_size: usize) -> anyhow::Result<Dataset> {
+pub fn load_folder(
+    dir: &Path,
+    image_size: usize,
+    choice: AugmentChoice,
+) -> anyhow::Result<Dataset> {
     if !dir.is_dir() {
         return Err(Failure::BadInput(format!(
             "--data {}: no such folder. Give an image folder with one sub-folder per class \
@@ -35,7 +44,7 @@ pub fn load_folder(dir: &Path, image_size: usize) -> anyhow::Result<Dataset> {
         .into());
     }
     let opts = LoadOptions {
-        size: LoadSize::CenterSquare(load_size(image_size)),
+        size: LoadSize::CenterSquare(preset(choice).working_size(image_size) as u32),
         bad_images: BadImagePolicy::Fail,
         ..LoadOptions::default()
     };
@@ -74,12 +83,7 @@ pub fn split(ds: &Dataset) -> anyhow::Result<Split> {
 /// # Errors
 /// The augment crate's error for a size it cannot build.
 pub fn train_pipeline(choice: AugmentChoice, image_size: usize) -> anyhow::Result<Pipeline> {
-    let preset = match choice {
-        AugmentChoice::None => AugmentPreset::None,
-        AugmentChoice::Paper => AugmentPreset::Paper,
-        AugmentChoice::Default => AugmentPreset::Default,
-    };
-    Ok(preset.pipeline(image_size)?)
+    Ok(preset(choice).pipeline(image_size)?)
 }
 
 /// The evaluation pipeline: resize the shorter side to `image_size` and centre-crop. No

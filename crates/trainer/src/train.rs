@@ -63,7 +63,7 @@ pub fn train_new(
     out: PathBuf,
     stop_after_steps: Option<usize>,
 ) -> anyhow::Result<Outcome> {
-    let ds = data::load_folder(&config.data, config.image_size)?;
+    let ds = data::load_folder(&config.data, config.image_size, config.augment)?;
     let split = data::split(&ds)?;
     let dir = RunDir::create(out)?;
     dir.write_json(&dir.config(), &config)?;
@@ -105,7 +105,7 @@ pub fn resume(run: &Path, stop_after_steps: Option<usize>) -> anyhow::Result<Out
         ))
         .into());
     };
-    let ds = data::load_folder(&config.data, config.image_size)?;
+    let ds = data::load_folder(&config.data, config.image_size, config.augment)?;
     if ds.classes != classes {
         return Err(Failure::BadInput(format!(
             "{}: its classes are now {:?}, but the run was trained on {:?}",
@@ -346,7 +346,9 @@ impl Session {
             record.images_per_second,
             if improved { "  * best" } else { "" }
         );
+        // Batch norm's running statistics are still settling during warm-up: judge after it.
         if !self.collapse_warned
+            && record.epoch > self.config.warmup_epochs.max(1)
             && let Some(w) = doctor::check_collapse(&val.predicted, &val.truth, &self.ds.classes)
         {
             eprintln!("{w}");

@@ -226,3 +226,15 @@ fn bad_inputs_get_their_message_and_exit_code() {
     );
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn gradcheck_passes_and_prints_its_table() {
+    let out = trainer(&["gradcheck", "--elements", "4"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for row in
+        ["conv2d (input 1)", "max_pool2d", "features.0.weight", "worst relative error overall"]
+    {
+        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
+    }
+}

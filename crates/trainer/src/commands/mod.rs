@@ -5,6 +5,7 @@ pub mod im2col;
 pub mod inspect;
 mod picture;
 pub mod profile;
+mod tools;
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Confusion(args) => confusion::confusion(&args),
         Command::Im2col(args) => im2col::im2col(&args),
         Command::Profile(args) => profile::profile(&args),
+        Command::Gradcheck(args) => tools::gradcheck(&args),
+        Command::AugmentPreview(args) => tools::augment_preview(&args),
+        Command::Expand(args) => tools::expand(&args),
+        Command::Bench(args) => {
+            set_threads(args.threads)?;
+            tools::bench(&args)
+        }
     }
 }
 
@@ -124,7 +132,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         Some(d) => crate::run_dir::resolve_data_dir(d),
         None => t.config.data.clone(),
     };
-    let ds = data::load_folder(&folder, t.config.image_size)?;
+    let ds = data::load_folder(&folder, t.config.image_size, t.config.augment)?;
     if ds.classes != t.classes {
         return Err(Failure::BadInput(format!(
             "--data {}: its classes {:?} differ from the model's {:?}; the folder needs one \
