@@ -54,7 +54,7 @@ pub fn confusion(args: &ConfusionArgs) -> anyhow::Result<()> {
         Some(d) => crate::run_dir::resolve_data_dir(d),
         None => t.config.data.clone(),
     };
-    let ds = data::load_folder(&folder, t.config.image_size)?;
+    let ds = data::load_folder(&folder, t.config.image_size, t.config.augment)?;
     if ds.classes != t.classes {
         return Err(Failure::BadInput(format!(
             "--data {}: its classes {:?} differ from the model's {:?}",
