@@ -7,6 +7,8 @@
 //! [`manifest`] (the shipped table and its check), [`build`] (putting it together), and
 //! [`packages`] (getting the inputs). `data/README.md` describes the result.
 
+#![forbid(unsafe_code)]
+
 pub mod build;
 pub mod csv;
 pub mod error;

@@ -5,6 +5,8 @@
 //! cargo run --release -p dataset --bin build-dataset -- --unpacked /tmp/unpacked
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::time::Instant;
 
