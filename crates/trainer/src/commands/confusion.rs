@@ -14,7 +14,6 @@ use super::picture::{self, enlarge, factor_for, grid};
 use crate::cli::{SplitChoice, Weights};
 use crate::data;
 use crate::evaluate::evaluate;
-use crate::exit::Failure;
 use crate::report::ClassificationReport;
 
 /// Side of the confusion-matrix image in pixels.
@@ -50,30 +49,7 @@ pub struct ConfusionArgs {
 /// cannot be written.
 pub fn confusion(args: &ConfusionArgs) -> anyhow::Result<()> {
     let mut t = load_trained(&args.model, args.weights)?;
-    let folder = match &args.data {
-        Some(d) => crate::run_dir::resolve_data_dir(d),
-        None => t.config.data.clone(),
-    };
-    let ds = data::load_folder(&folder, t.config.image_size, t.config.augment)?;
-    if ds.classes != t.classes {
-        return Err(Failure::BadInput(format!(
-            "--data {}: its classes {:?} differ from the model's {:?}",
-            folder.display(),
-            ds.classes,
-            t.classes
-        ))
-        .into());
-    }
-    let indices = match args.split {
-        SplitChoice::All => (0..ds.len()).collect(),
-        SplitChoice::Train => data::split(&ds)?.train,
-        SplitChoice::Val => data::split(&ds)?.val,
-        SplitChoice::Test => data::split(&ds)?.test,
-    };
-    anyhow::ensure!(
-        !indices.is_empty(),
-        Failure::BadInput(format!("{}: no images in {:?}", folder.display(), args.split))
-    );
+    let (folder, ds, indices) = super::evaluation_images(&t, args.data.as_deref(), args.split)?;
     let batch_size = 64;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, batch_size)?;
     let result = evaluate(&mut t.net, &mut Tape::new(), &batches)?;

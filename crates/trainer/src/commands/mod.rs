@@ -125,10 +125,15 @@ fn load_trained(run: &Path, weights: Weights) -> anyhow::Result<Trained> {
     Ok(Trained { dir, config, classes, net })
 }
 
-fn eval(args: &EvalArgs) -> anyhow::Result<()> {
-    set_threads(args.threads)?;
-    let mut t = load_trained(&args.model, args.weights)?;
-    let folder = match &args.data {
+/// The images `eval` and `confusion` read: the folder `data_dir` (default: the run's training data)
+/// loaded as the run saw its images, checked to have the run's classes, and the indices of the
+/// chosen part of its split.
+fn evaluation_images(
+    t: &Trained,
+    data_dir: Option<&Path>,
+    split: SplitChoice,
+) -> anyhow::Result<(PathBuf, augment::Dataset, Vec<usize>)> {
+    let folder = match data_dir {
         Some(d) => crate::run_dir::resolve_data_dir(d),
         None => t.config.data.clone(),
     };
@@ -143,7 +148,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let indices: Vec<usize> = match args.split {
+    let indices: Vec<usize> = match split {
         SplitChoice::All => (0..ds.len()).collect(),
         part => {
             let split = Split::from_dataset(&ds, SplitFractions::default(), data::SPLIT_SEED)?;
@@ -161,6 +166,13 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    Ok((folder, ds, indices))
+}
+
+fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+    set_threads(args.threads)?;
+    let mut t = load_trained(&args.model, args.weights)?;
+    let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), args.split)?;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, 64)?;
     let result = evaluate(&mut t.net, &mut Tape::new(), &batches)?;
     let report = ClassificationReport::new(
