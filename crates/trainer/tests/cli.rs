@@ -3,54 +3,18 @@
 //! lowers the loss, that eval and predict read the checkpoint, that `--resume` reproduces the
 //! weights bit for bit, and that each kind of bad input gets its message and exit code.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{scratch, trainer, write_folder};
+use std::path::Path;
+use std::process::Output;
 
 use autograd::nn::Module;
-use tensor::Rng;
 use trainer::model::Network;
 use trainer::run_dir::{RunDir, TrainState};
 use trainer::train::{network_spec, optimizer};
 
-const CLASSES: [&str; 3] = ["galaxies", "nebulae", "solar_system"];
 const PER_CLASS: usize = 8;
-const SIDE: u32 = 32;
-
-/// A fresh empty folder under the system temp dir, unique to this test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainer-it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Writes the colour-coded image folder: class c has a bright disc in colour channel c at a
-/// random place on dim noise, so a few steps of training separate the classes.
-fn write_folder(root: &Path) {
-    for (c, class) in CLASSES.iter().enumerate() {
-        let dir = root.join(class);
-        std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..PER_CLASS {
-            let mut rng = Rng::keyed(7, &[c as u64, i as u64]);
-            let (cx, cy) = (rng.uniform(10.0, 22.0), rng.uniform(10.0, 22.0));
-            let img = image::RgbImage::from_fn(SIDE, SIDE, |x, y| {
-                let d2 = (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2);
-                let mut px = [0u8; 3];
-                for (k, v) in px.iter_mut().enumerate() {
-                    let noise = rng.uniform(0.0, 40.0);
-                    let disc = if k == c && d2 < 49.0 { 200.0 } else { 0.0 };
-                    *v = (noise + disc).min(255.0) as u8;
-                }
-                image::Rgb(px)
-            });
-            img.save(dir.join(format!("obj{i}.png"))).unwrap();
-        }
-    }
-}
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().unwrap()
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -110,7 +74,7 @@ fn metrics(run: &Path) -> Vec<Vec<f32>> {
 fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
     let root = scratch("train");
     let data = root.join("data");
-    write_folder(&data);
+    write_folder(&data, PER_CLASS, 7);
     let run = root.join("run");
     run_ok(&fast(&data, &run, "6", "none"));
     for f in ["config.json", "classes.json", "metrics.csv", "best.safetensors", "curves.png"] {
@@ -146,7 +110,7 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
 fn resume_reproduces_an_uninterrupted_run_bit_for_bit() {
     let root = scratch("resume");
     let data = root.join("data");
-    write_folder(&data);
+    write_folder(&data, PER_CLASS, 7);
     // Dropout and batch norm on, so masks and running statistics must line up too.
     let extra = ["--arch", "gap-bn", "--dropout", "0.3"].map(String::from);
     let straight = root.join("straight");
@@ -214,7 +178,7 @@ fn bad_inputs_get_their_message_and_exit_code() {
     std::fs::create_dir_all(&empty).unwrap();
     assert_fails(&["train", "--data", empty.to_str().unwrap()], 3, empty.to_str().unwrap());
     let corrupt = root.join("corrupt");
-    write_folder(&corrupt);
+    write_folder(&corrupt, PER_CLASS, 7);
     std::fs::write(corrupt.join("nebulae/obj3.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
     assert_fails(&["train", "--data", corrupt.to_str().unwrap()], 3, "obj3.png");
     // A model folder that is not a run: exit 3.

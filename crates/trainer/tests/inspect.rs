@@ -2,44 +2,10 @@
 //! `profile` accounts for a whole step, and `filters`, `feature-maps`, `gradcam` and
 //! `confusion` write readable PNGs of a run trained on a tiny colour-coded folder.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use tensor::Rng;
-
-const CLASSES: [&str; 3] = ["galaxies", "nebulae", "solar_system"];
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainer-inspect-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir is writable");
-    dir
-}
-
-/// Class c: a bright disc in colour channel c on dim noise, 32×32 PNGs (the loader's minimum
-/// side), 6 per class.
-fn write_folder(root: &Path) {
-    for (c, class) in CLASSES.iter().enumerate() {
-        let dir = root.join(class);
-        std::fs::create_dir_all(&dir).expect("temp dir is writable");
-        for i in 0..6 {
-            let mut rng = Rng::keyed(11, &[c as u64, i as u64]);
-            let (cx, cy) = (rng.uniform(10.0, 22.0), rng.uniform(10.0, 22.0));
-            let img = image::RgbImage::from_fn(32, 32, |x, y| {
-                let d2 = (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2);
-                image::Rgb(std::array::from_fn(|k| {
-                    let disc = if k == c && d2 < 49.0 { 200.0 } else { 0.0 };
-                    (rng.uniform(0.0, 40.0) + disc).min(255.0) as u8
-                }))
-            });
-            img.save(dir.join(format!("obj{i}.png"))).expect("png is writable");
-        }
-    }
-}
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("the binary runs")
-}
+use common::{scratch, trainer, write_folder};
+use std::path::Path;
 
 fn ok(args: &[&str]) -> String {
     let out = trainer(args);
@@ -91,7 +57,7 @@ fn profile_lists_every_conv_and_accounts_for_the_step() {
 fn inspection_commands_write_pngs_of_a_trained_run() {
     let dir = scratch("pngs");
     let data = dir.join("data");
-    write_folder(&data);
+    write_folder(&data, 6, 11);
     let run = dir.join("run");
     let (data_s, run_s) = (data.to_str().expect("utf-8"), run.to_str().expect("utf-8"));
     ok(&[
