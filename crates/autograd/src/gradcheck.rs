@@ -53,6 +53,55 @@ pub struct InputReport {
     pub checked: usize,
 }
 
+impl InputReport {
+    fn new(name: String) -> Self {
+        Self {
+            name,
+            worst_relative_error: 0.0,
+            worst_index: 0,
+            analytic: 0.0,
+            numeric: 0.0,
+            checked: 0,
+        }
+    }
+
+    /// Counts element `index` and keeps it if its error is the worst so far.
+    fn record(&mut self, index: usize, analytic: f64, (error, numeric): (f64, f64)) {
+        self.checked += 1;
+        if error >= self.worst_relative_error {
+            self.worst_relative_error = error;
+            self.worst_index = index;
+            self.analytic = analytic;
+            self.numeric = numeric;
+        }
+    }
+}
+
+/// The central difference `(L(v + h) − L(v − h)) / (2h)` of one element whose value is
+/// `original`, for every step `h` in `opts.steps`, keeping the one that agrees best with
+/// `analytic`: returns `(relative error, numeric derivative)`. `loss_at(v)` sets the element to
+/// `v` and evaluates the loss; the caller restores the element afterwards.
+fn best_central_difference(
+    analytic: f64,
+    original: f32,
+    opts: &GradcheckOptions,
+    mut loss_at: impl FnMut(f32) -> Result<f64>,
+) -> Result<(f64, f64)> {
+    let mut best = (f64::INFINITY, 0.0);
+    for &h in &opts.steps {
+        let plus = loss_at(original + h)?;
+        let minus = loss_at(original - h)?;
+        // The step actually taken in f32, not the nominal h.
+        let taken = f64::from(original + h) - f64::from(original - h);
+        let numeric = (plus - minus) / taken;
+        let error = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(opts.floor);
+        if error < best.0 {
+            best = (error, numeric);
+        }
+    }
+    Ok(best)
+}
+
 /// What [`gradcheck`] found, one entry per input in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradcheckReport {
@@ -100,39 +149,16 @@ pub fn gradcheck(
     let mut reports = Vec::with_capacity(inputs.len());
     let mut values = inputs.to_vec();
     for (i, grad) in analytic.iter().enumerate() {
-        let mut report = InputReport {
-            name: format!("input {i}"),
-            worst_relative_error: 0.0,
-            worst_index: 0,
-            analytic: 0.0,
-            numeric: 0.0,
-            checked: 0,
-        };
+        let mut report = InputReport::new(format!("input {i}"));
         for j in checked_indices(values[i].len(), opts.max_elements) {
             let a = f64::from(grad.data()[j]);
             let original = values[i].data()[j];
-            let mut best = (f64::INFINITY, 0.0);
-            for &h in &opts.steps {
-                values[i].data_mut()[j] = original + h;
-                let plus = evaluate(&values)?;
-                values[i].data_mut()[j] = original - h;
-                let minus = evaluate(&values)?;
-                // The step actually taken in f32, not the nominal h.
-                let taken = f64::from(original + h) - f64::from(original - h);
-                let numeric = (plus - minus) / taken;
-                let error = (a - numeric).abs() / a.abs().max(numeric.abs()).max(opts.floor);
-                if error < best.0 {
-                    best = (error, numeric);
-                }
-            }
+            let best = best_central_difference(a, original, opts, |v| {
+                values[i].data_mut()[j] = v;
+                evaluate(&values)
+            });
             values[i].data_mut()[j] = original;
-            report.checked += 1;
-            if best.0 >= report.worst_relative_error {
-                report.worst_relative_error = best.0;
-                report.worst_index = j;
-                report.analytic = a;
-                report.numeric = best.1;
-            }
+            report.record(j, a, best?);
         }
         reports.push(report);
     }
@@ -189,44 +215,21 @@ pub fn gradcheck_module(
 
     let mut reports = Vec::with_capacity(analytic.len());
     for (k, grad) in analytic.iter().enumerate() {
-        let name = model.parameters()[k].name.clone();
-        let mut report = InputReport {
-            name,
-            worst_relative_error: 0.0,
-            worst_index: 0,
-            analytic: 0.0,
-            numeric: 0.0,
-            checked: 0,
-        };
+        let mut report = InputReport::new(model.parameters()[k].name.clone());
         for j in checked_indices(grad.len(), opts.max_elements) {
             let a = f64::from(grad.data()[j]);
             let original = model.parameters()[k].value.data()[j];
-            let mut best = (f64::INFINITY, 0.0);
-            for &h in &opts.steps {
-                let set = |model: &mut dyn Module, v: f32| {
-                    if let Some(p) = model.parameters_mut().into_iter().nth(k) {
-                        p.value.data_mut()[j] = v;
-                    }
-                };
-                set(model, original + h);
-                let plus = loss_of(model, &mut tape);
-                set(model, original - h);
-                let minus = loss_of(model, &mut tape);
-                set(model, original);
-                let numeric =
-                    (plus? - minus?) / (f64::from(original + h) - f64::from(original - h));
-                let error = (a - numeric).abs() / a.abs().max(numeric.abs()).max(opts.floor);
-                if error < best.0 {
-                    best = (error, numeric);
+            let set = |model: &mut dyn Module, v: f32| {
+                if let Some(p) = model.parameters_mut().into_iter().nth(k) {
+                    p.value.data_mut()[j] = v;
                 }
-            }
-            report.checked += 1;
-            if best.0 >= report.worst_relative_error {
-                report.worst_relative_error = best.0;
-                report.worst_index = j;
-                report.analytic = a;
-                report.numeric = best.1;
-            }
+            };
+            let best = best_central_difference(a, original, opts, |v| {
+                set(model, v);
+                loss_of(model, &mut tape)
+            });
+            set(model, original);
+            report.record(j, a, best?);
         }
         reports.push(report);
     }
