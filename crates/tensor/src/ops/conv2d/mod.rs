@@ -22,6 +22,7 @@
 //! threads, so the gradients are bit-identical whatever `RAYON_NUM_THREADS` is.
 
 mod im2col;
+mod kernel;
 pub mod reference;
 mod scratch;
 #[cfg(test)]
@@ -31,7 +32,7 @@ use rayon::prelude::*;
 
 use self::im2col::Im2col;
 use self::scratch::{COLS, PARTIALS, with_scratch};
-use crate::ops::gemm::{Accumulate, GemmDims, Transpose, gemm};
+use crate::ops::gemm::{Accumulate, GemmDims, Threads, Transpose, gemm_on};
 use crate::{Shape4, Tensor, TensorError};
 
 /// Images per backward task. Each chunk sums its own `dW`, `db`; the chunks are then added in
@@ -283,13 +284,15 @@ fn im2col_gemm_forward(
     let (k, pixels) = (geo.rows(), geo.columns());
     let c_out = w.len() / k;
     let dims = GemmDims { m: c_out, n: pixels, k };
+    let threads = inner_threads(x.len() / (geo.c_in * geo.h * geo.w));
     let images = y.par_chunks_mut(c_out * pixels).zip(x.par_chunks(geo.c_in * geo.h * geo.w));
     images.try_for_each(|(y, x)| {
         with_scratch(&COLS, k * pixels, |cols| {
             // cols: [C_in·KH·KW, OH·OW]
             geo.im2col(x, cols);
             // y_n: [C_out, OH·OW] = W [C_out, C_in·KH·KW] · cols
-            gemm(dims, w, Transpose::No, cols, Transpose::No, y, Accumulate::Overwrite)
+            let (w, cols) = ((w, Transpose::No), (&*cols, Transpose::No));
+            gemm_on(threads, dims, w, cols, y, Accumulate::Overwrite)
         })?;
         if let Some(b) = b {
             for (row, &bias) in y.chunks_exact_mut(pixels).zip(b) {
@@ -364,9 +367,19 @@ pub fn backward_into(
     im2col_gemm_backward(&geo, x.data(), w.data(), dy.data(), dx, dw, db)
 }
 
+/// How the GEMMs inside a batch of `tasks` parallel tasks (images or chunks) should run: on
+/// their own thread when the tasks alone keep the pool busy (at least two per thread, so one
+/// slow task does not leave a thread idle for long), else split over the pool as well.
+fn inner_threads(tasks: usize) -> Threads {
+    if tasks >= 2 * rayon::current_num_threads() { Threads::Caller } else { Threads::Pool }
+}
+
 /// One chunk of images' contribution to the gradients: writes the chunk's `dw` [C_out, K] and
-/// `db` [C_out] partial sums, and (if asked) the chunk's `dx` in full.
+/// `db` [C_out] partial sums, and (if asked) the chunk's `dx` in full. The GEMMs run as
+/// `threads` says.
+#[expect(clippy::too_many_arguments, reason = "the operands, the three outputs and the threads")]
 fn backward_chunk(
+    threads: Threads,
     geo: &Im2col,
     x: &[f32],
     w: &[f32],
@@ -387,15 +400,16 @@ fn backward_chunk(
             // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, OH·OW]·[OH·OW, K], summed.
             let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
             let dims = GemmDims { m: c_out, n: k, k: pixels };
-            gemm(dims, dy, Transpose::No, cols, Transpose::Yes, dw, acc)?;
+            gemm_on(threads, dims, (dy, Transpose::No), (&*cols, Transpose::Yes), dw, acc)?;
             // forward: y = … + b[co] on every pixel, so db[co] = Σ_pixels dY[co, ·].
             for (d, row) in db.iter_mut().zip(dy.chunks_exact(pixels)) {
-                *d += row.iter().sum::<f32>();
+                *d += row_sum(row);
             }
             if let Some(dx) = dx.as_deref_mut() {
                 // forward: y = W·cols, so dcols = Wᵀ·dY: [K, C_out]·[C_out, OH·OW].
                 let dims = GemmDims { m: k, n: pixels, k: c_out };
-                gemm(dims, w, Transpose::Yes, dy, Transpose::No, dcols, Accumulate::Overwrite)?;
+                let (w, dy) = ((w, Transpose::Yes), (dy, Transpose::No));
+                gemm_on(threads, dims, w, dy, dcols, Accumulate::Overwrite)?;
                 let dx = &mut dx[image * image_len..(image + 1) * image_len];
                 dx.fill(0.0);
                 geo.col2im(dcols, dx);
@@ -403,6 +417,12 @@ fn backward_chunk(
         }
         Ok(())
     })
+}
+
+/// `Σ row`: whole vectors in [`kernel::sum_lanes`], the last few values one by one.
+fn row_sum(row: &[f32]) -> f32 {
+    let body = row.len() / kernel::SUM_BLOCK * kernel::SUM_BLOCK;
+    kernel::sum_lanes(&row[..body]) + row[body..].iter().sum::<f32>()
 }
 
 /// Backward over the batch in chunks of [`BATCH_CHUNK`] images (in parallel), then the chunks'
@@ -419,6 +439,7 @@ fn im2col_gemm_backward(
     let (c_out, image_len) = (db.len(), geo.c_in * geo.h * geo.w);
     let (x_chunk, dy_chunk) = (BATCH_CHUNK * image_len, BATCH_CHUNK * c_out * geo.columns());
     let chunks = x.len().div_ceil(x_chunk);
+    let threads = inner_threads(chunks);
     // partials: [chunks, C_out·K + C_out], each chunk's dW then db.
     let (dw_len, partial_len) = (dw.len(), dw.len() + c_out);
     with_scratch(&PARTIALS, chunks * partial_len, |partials| {
@@ -426,7 +447,7 @@ fn im2col_gemm_backward(
         let work = work.zip(dy.par_chunks(dy_chunk));
         let run = |((partial, x), dy): ((&mut [f32], &[f32]), &[f32]), dx| {
             let (pw, pb) = partial.split_at_mut(dw_len);
-            backward_chunk(geo, x, w, dy, dx, pw, pb)
+            backward_chunk(threads, geo, x, w, dy, dx, pw, pb)
         };
         match dx {
             Some(dx) => {

@@ -22,7 +22,7 @@
 
 use super::kernel::{self, MR, NR};
 use super::pack::{self, MatRef};
-use super::{Accumulate, GemmDims, Transpose};
+use super::{Accumulate, GemmDims, Threads, Transpose};
 use rayon::prelude::*;
 use std::cell::Cell;
 use std::ops::Range;
@@ -128,21 +128,23 @@ impl Out<'_, '_> {
     }
 }
 
-/// The packed path of [`super::gemm`]; the caller has validated the lengths and `m, n, k > 0`.
+/// The packed path of [`super::gemm_on`]; the caller has validated the lengths and `m, n, k > 0`.
 pub(super) fn packed(
     dims: GemmDims,
-    a: &[f32],
-    ta: Transpose,
-    b: &[f32],
-    tb: Transpose,
+    (a, ta): (&[f32], Transpose),
+    (b, tb): (&[f32], Transpose),
     c: &mut [f32],
     acc: Accumulate,
+    threads: Threads,
 ) {
     let GemmDims { m, n, k } = dims;
     // op(A): m×k. op(B)ᵀ: n×k, so that B~ panels are packed by the same code as A~ panels.
     let a = MatRef::new(a, ta, m, k);
     let bt = MatRef::new(b, tb, k, n).transposed();
-    let threads = rayon::current_num_threads();
+    let threads = match threads {
+        Threads::Pool => rayon::current_num_threads(),
+        Threads::Caller => 1,
+    };
     let whole = Out::Dense { data: c, ld: n };
     if threads == 1 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_WORK {
         nest(a, bt, 0..n, whole, MC, acc, false);

@@ -89,13 +89,25 @@ impl GemmDims {
 /// handful of dot products costs more than computing them directly.
 const SMALL_PROBLEM: usize = 16 * 16 * 16;
 
+/// Whether a GEMM may split its work over the rayon pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// Split C over the pool's threads once the problem is large enough to pay for it.
+    Pool,
+    /// Stay on the calling thread. For callers that already keep every thread busy with
+    /// independent GEMMs (conv2d runs one per image): splitting each of them again would only
+    /// add joins, and when C is split into column ranges every range packs its own copy of A.
+    Caller,
+}
+
 /// `C[m×n] = op(A)·op(B)`, or `C += op(A)·op(B)` with [`Accumulate::Add`].
 ///
 /// `c[i·n + j] (+)= Σ_{p<k} op(A)[i, p] · op(B)[p, j]`
 ///
 /// All matrices are row-major and contiguous. A is stored as `m×k` ([`Transpose::No`]) or `k×m`
 /// ([`Transpose::Yes`]); B as `k×n` or `n×k`; C is always `m×n`. With
-/// [`Accumulate::Overwrite`] the old C is never read.
+/// [`Accumulate::Overwrite`] the old C is never read. Large problems are split over the rayon
+/// pool ([`Threads::Pool`]; see [`gemm_on`] to keep one on the calling thread).
 ///
 /// Results are bit-identical whatever the number of rayon threads: work is split over blocks of
 /// C, never over k, so every element is summed in the same order.
@@ -110,6 +122,22 @@ pub fn gemm(
     ta: Transpose,
     b: &[f32],
     tb: Transpose,
+    c: &mut [f32],
+    acc: Accumulate,
+) -> Result<(), TensorError> {
+    gemm_on(Threads::Pool, dims, (a, ta), (b, tb), c, acc)
+}
+
+/// [`gemm`] with a choice of [`Threads`]; A and B are given as (storage, transpose) pairs.
+/// The result is the same bits either way.
+///
+/// # Errors
+/// As [`gemm`].
+pub fn gemm_on(
+    threads: Threads,
+    dims: GemmDims,
+    (a, ta): (&[f32], Transpose),
+    (b, tb): (&[f32], Transpose),
     c: &mut [f32],
     acc: Accumulate,
 ) -> Result<(), TensorError> {
@@ -131,7 +159,7 @@ pub fn gemm(
     if work < SMALL_PROBLEM {
         reference::gemm(dims, a, ta, b, tb, c, acc);
     } else {
-        loops::packed(dims, a, ta, b, tb, c, acc);
+        loops::packed(dims, (a, ta), (b, tb), c, acc, threads);
     }
     Ok(())
 }
