@@ -1,42 +1,88 @@
-//! The hot 2×2 window with stride 2, one `(n, c)` plane at a time, on one thread.
+//! The hot 2×2 window with stride 2 over whole SIMD lanes (`wide::f32x16`): [`LANES`] outputs
+//! of one output row at a time, on one thread, no tails (the loop nest in `mod.rs` pads them).
 //!
-//! Scalar: each output's winner is decided by three compares on two interleaved row pairs, and
-//! `wide` offers no even/odd de-interleave, so lanes would cost shuffles built by hand. Walking
-//! the two rows with `chunks_exact(2)` removes the bounds checks and the window loops that the
-//! generic reference plane loop pays for.
+//! Window `j` of a row pair reads `top[2j], top[2j+1], bottom[2j], bottom[2j+1]`, so the lanes
+//! first de-interleave each row into its even and odd columns. The arrays are built with
+//! constant indices, which the compiler turns into register shuffles (`vpermt2ps` on AVX-512);
+//! `wide` has no float shuffle of its own. After that every window is a lane, and the
+//! reference's fold `best = t0; if c > best { best = c }` for `c` in `t1, b0, b1` runs as three
+//! compare-and-selects: the same comparisons in the same order, so values, winners, ties (first
+//! in row-major order) and NaN (a NaN `t0` wins, a later NaN never does) match it exactly.
+//!
+//! Backward uses that 2×2/2 windows do not overlap: each window owns its four `dx` elements,
+//! so one pass writes `dy` at the winner and `0` at the other three, with no zero fill first.
 
-/// `y[i,j] = max(x[2i,2j], x[2i,2j+1], x[2i+1,2j], x[2i+1,2j+1])` over one plane `x` of row
-/// length `w`, with `argmax` = `offset` + the flat index of the winner (first on ties, in
-/// row-major order, as in the reference). `y` and `argmax` are `[OH, OW]` with OW = `out_w`.
-pub(super) fn max_pool_2x2(
-    x: &[f32],
-    w: usize,
-    offset: u32,
-    y: &mut [f32],
-    argmax: &mut [u32],
-    out_w: usize,
+use wide::{f32x16, u32x16};
+
+/// Outputs per SIMD vector.
+pub(super) const LANES: usize = 16;
+
+/// `[0, 2, 4, …, 30]`: the column of each lane's window in its row pair.
+const EVEN_COLUMNS: u32x16 =
+    u32x16::new([0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]);
+
+fn even_odd(row: &[f32; 2 * LANES]) -> (f32x16, f32x16) {
+    let even = f32x16::new(std::array::from_fn(|j| row[2 * j]));
+    let odd = f32x16::new(std::array::from_fn(|j| row[2 * j + 1]));
+    (even, odd)
+}
+
+fn interleave(even: f32x16, odd: f32x16) -> [f32; 2 * LANES] {
+    let (even, odd) = (even.to_array(), odd.to_array());
+    std::array::from_fn(|i| if i % 2 == 0 { even[i / 2] } else { odd[i / 2] })
+}
+
+/// `y[j] = max(top[2j], top[2j+1], bottom[2j], bottom[2j+1])` for the [`LANES`] windows of one
+/// row pair, and `argmax[j]` = the flat input index of the winner, where `first` is the flat
+/// index of `top[0]` and `w` the input row length (so `bottom[0]` is at `first + w`).
+pub(super) fn max_pool_2x2_lanes(
+    top: &[f32; 2 * LANES],
+    bottom: &[f32; 2 * LANES],
+    first: u32,
+    w: u32,
+    y: &mut [f32; LANES],
+    argmax: &mut [u32; LANES],
 ) {
-    debug_assert!(out_w > 0 && 2 * out_w <= w && y.len() == argmax.len());
-    let rows = y.chunks_exact_mut(out_w).zip(argmax.chunks_exact_mut(out_w));
-    for (oh, (y_row, arg_row)) in rows.enumerate() {
-        let top_start = 2 * oh * w;
-        let top = &x[top_start..top_start + 2 * out_w];
-        let bottom = &x[top_start + w..top_start + w + 2 * out_w];
-        let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-        for (ow, ((t, b), (yo, ao))) in pairs.zip(y_row.iter_mut().zip(arg_row)).enumerate() {
-            // Candidates in row-major order; `>` keeps the earlier one on ties.
-            let (mut best, mut at) = (t[0], 0);
-            if t[1] > best {
-                (best, at) = (t[1], 1);
-            }
-            if b[0] > best {
-                (best, at) = (b[0], w);
-            }
-            if b[1] > best {
-                (best, at) = (b[1], w + 1);
-            }
-            *yo = best;
-            *ao = offset + (top_start + 2 * ow + at) as u32;
-        }
+    let (t0, t1) = even_odd(top);
+    let (b0, b1) = even_odd(bottom);
+    // Flat index of each window's top-left element; the others are +1, +w, +w+1.
+    let origin = u32x16::splat(first) + EVEN_COLUMNS;
+    let (mut best, mut at) = (t0, origin);
+    // Strictly greater, candidates in row-major order: the earlier one keeps a tie.
+    for (candidate, step) in [(t1, 1), (b0, w), (b1, w + 1)] {
+        let wins = candidate.simd_gt(best);
+        best = wins.select(candidate, best);
+        at = wins.select(origin + u32x16::splat(step), at);
     }
+    *y = best.to_array();
+    *argmax = at.to_array();
+}
+
+/// Backward of [`max_pool_2x2_lanes`] for one row pair: each window's four `dx` elements get
+/// `0 + dy[j]` at its winner `argmax[j]` and `0` elsewhere (`0 + dy` as the reference's
+/// `dx = 0; dx[i] += dy` gives, so even a `-0.0` gradient comes out bit-identical).
+///
+/// Returns false, with `top`/`bottom` partly written, when some `argmax[j]` is not one of its
+/// own window's four indices: the caller then falls back to the general scatter.
+pub(super) fn max_pool_2x2_backward_lanes(
+    dy: &[f32; LANES],
+    argmax: &[u32; LANES],
+    first: u32,
+    w: u32,
+    top: &mut [f32; 2 * LANES],
+    bottom: &mut [f32; 2 * LANES],
+) -> bool {
+    let dy = f32x16::new(*dy);
+    // Position of the winner relative to its window's top-left: 0, 1, w or w + 1 when valid
+    // (wrapping: an index before the window becomes huge and matches none of them).
+    let rel = u32x16::new(*argmax) - (u32x16::splat(first) + EVEN_COLUMNS);
+    let at = |step: u32| rel.simd_eq(u32x16::splat(step));
+    let (t0, t1, b0, b1) = (at(0), at(1), at(w), at(w + 1));
+    if !(t0 | t1 | b0 | b1).all() {
+        return false;
+    }
+    let grad = |winner: u32x16| winner.select(dy, f32x16::ZERO) + f32x16::ZERO;
+    *top = interleave(grad(t0), grad(t1));
+    *bottom = interleave(grad(b0), grad(b1));
+    true
 }

@@ -1,6 +1,6 @@
-//! max_pool2d: the planes-in-parallel path (with its 2×2/2 kernel) equals the reference
-//! exactly, backward equals finite differences, ties go to the first element, bad shapes and
-//! bad indices are errors.
+//! max_pool2d: the planes-in-parallel path (with its 2×2/2 SIMD kernel) equals the reference
+//! exactly, also on ties, ±∞ and NaN, backward equals finite differences, ties go to the first
+//! element, bad shapes and bad indices are errors.
 
 use proptest::prelude::*;
 
@@ -45,6 +45,70 @@ proptest! {
         let (_, argmax) = reference::forward(&case.x, case.x_shape, case.p);
         let dx = reference::backward(&case.r, &argmax, case.x_shape);
         check_close("dx", &dx, &numeric, 1e-7, 1e-6)?;
+    }
+}
+
+/// Values from a small palette, so 2×2 windows are full of ties, infinities and NaNs.
+fn palette_values(len: usize) -> impl Strategy<Value = Vec<f32>> {
+    let v = prop_oneof![
+        4 => Just(1.0f32),
+        4 => Just(0.0f32),
+        2 => Just(-0.0f32),
+        2 => Just(f32::NEG_INFINITY),
+        1 => Just(f32::INFINITY),
+        1 => Just(f32::NAN),
+        4 => -2.0f32..2.0,
+    ];
+    proptest::collection::vec(v, len)
+}
+
+/// 2×2/2 inputs with even and odd H and W, rows from under one SIMD block of outputs to over
+/// two (OW up to 37 with 16 lanes), and palette values.
+fn two_by_two_case() -> impl Strategy<Value = (Shape4, Vec<f32>)> {
+    (1..=2usize, 1..=3usize, 2..=7usize, 2..=75usize).prop_flat_map(|(n, c, h, w)| {
+        let s = Shape4::new(n, c, h, w);
+        (Just(s), palette_values(s.len()))
+    })
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Bit-for-bit: the same winners on ties (first in row-major order), the same treatment of
+    /// -∞ and NaN (a NaN first in its window wins, a later one never does), and the one-pass
+    /// backward equals zero-then-scatter, down to the sign of zero.
+    #[test]
+    fn two_by_two_matches_the_reference_bit_for_bit((s, values) in two_by_two_case(), seed: u64) {
+        let p = Pool2dParams { kernel: 2, stride: 2 };
+        let x = Tensor::from_vec(&s.dims(), values).expect("one value per element");
+        let (y, argmax) = forward(&x, p).expect("window fits");
+        let (want_y, want_arg) = reference::forward(x.data(), s, p);
+        prop_assert_eq!(bits(y.data()), bits(&want_y));
+        prop_assert_eq!(&argmax, &want_arg);
+        // Some zeros of both signs in dy too.
+        let dy = crate::testing::random_tensor(y.dims(), seed);
+        let dy = Tensor::from_fn(y.dims(), |i| match i % 5 { 0 => -0.0, 1 => 0.0, _ => dy.data()[i] });
+        let mut dx = Tensor::full(&[3], f32::NAN); // stale contents must all be overwritten
+        backward_into(&dy, &argmax, s, &mut dx).expect("shapes from forward");
+        prop_assert_eq!(bits(dx.data()), bits(&reference::backward(dy.data(), &argmax, s)));
+    }
+
+    /// Windows whose winners leave the 2×2 cells although the shapes look like a 2×2/2 pool
+    /// (3×3/2 gives OH = H/2 for odd H): backward must notice and scatter instead.
+    #[test]
+    fn backward_of_other_windows_with_half_size_outputs(h in 3..=21usize, w in 3..=41usize, seed: u64) {
+        let (h, w) = (h | 1, w | 1); // odd, so (H − 3)/2 + 1 = H/2
+        let s = Shape4::new(2, 2, h, w);
+        let x = crate::testing::random_tensor(&s.dims(), seed);
+        let (y, argmax) = forward(&x, Pool2dParams { kernel: 3, stride: 2 }).expect("fits");
+        prop_assert_eq!(y.dims(), &[2, 2, h / 2, w / 2]);
+        let dy = crate::testing::random_tensor(y.dims(), seed ^ 1);
+        let dx = backward(&dy, &argmax, s).expect("shapes from forward");
+        prop_assert_eq!(bits(dx.data()), bits(&reference::backward(dy.data(), &argmax, s)));
     }
 }
 
@@ -94,6 +158,28 @@ fn bad_shapes_and_parameters_are_errors() {
     let err = backward(&dy, &[0, 0, 0, 0, 3, 16, 16, 16], s).unwrap_err();
     assert!(err.to_string().contains("argmax[4] = 3 is outside its plane"), "{err}");
     assert!(backward(&dy, &[0, 0, 0, 0, 16, 16, 16, 99], s).is_err());
+    // In its plane but outside its 2×2 cell is allowed (a scatter), and the first stray index
+    // is the one named even when a later plane fails too.
+    let ones = Tensor::full(&[1, 2, 2, 2], 1.0);
+    let dx = backward(&ones, &[10, 0, 0, 0, 16, 16, 16, 16], s).expect("indices in their planes");
+    assert_eq!((dx.data()[0], dx.data()[10], dx.data()[16]), (3.0, 1.0, 4.0));
+    assert_eq!(crate::ops::elementwise::sum(&dx), 8.0);
+    let err = backward(&dy, &[0, 0, 99, 0, 3, 16, 16, 16], s).unwrap_err();
+    assert!(err.to_string().contains("argmax[2] = 99 is outside its plane"), "{err}");
+}
+
+#[test]
+fn a_nan_leads_its_window_only_when_it_comes_first() {
+    let nan = f32::NAN;
+    #[rustfmt::skip]
+    let x = Tensor::from_vec(&[1, 1, 2, 6], vec![
+        nan, 5.0, 1.0, nan, f32::NEG_INFINITY, f32::NEG_INFINITY,
+        9.0, 2.0, 0.0, 3.0, f32::NEG_INFINITY, f32::NEG_INFINITY,
+    ]).expect("12 values");
+    let (y, argmax) = forward(&x, Pool2dParams { kernel: 2, stride: 2 }).expect("fits");
+    assert!(y.data()[0].is_nan());
+    assert_eq!(&y.data()[1..], &[3.0, f32::NEG_INFINITY]);
+    assert_eq!(argmax, vec![0, 9, 4]);
 }
 
 proptest! {
