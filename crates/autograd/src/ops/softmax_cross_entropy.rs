@@ -1,9 +1,10 @@
 //! `softmax_cross_entropy` on the tape: logits [N, K] and class targets → the mean loss
 //! (shape `[]`). The node keeps the probabilities, targets and class weights; backward calls the
-//! kernel's `(p − q)`-style gradient scaled by the upstream `dloss`.
+//! kernel's `(p − q)`-style gradient scaled by the upstream `dloss`. Both directions write into
+//! the node's reused buffers through the kernel's `_into` variants.
 
 use crate::ops::Op;
-use crate::tape::{Saved, copy_into};
+use crate::tape::Saved;
 use crate::{Result, Tape, Var};
 use tensor::Tensor;
 use tensor::ops::softmax_cross_entropy::{self, CrossEntropyOptions};
@@ -26,10 +27,11 @@ pub fn softmax_cross_entropy(
         weighted: opts.class_weights.is_some(),
     };
     tape.record(op, |tape, y, saved| {
-        let out = softmax_cross_entropy::forward(tape.value_at(logits), targets, opts)?;
+        let probs = &mut saved.tensor;
+        let loss =
+            softmax_cross_entropy::forward_into(tape.value_at(logits), targets, opts, probs)?;
         y.resize_for_overwrite(&[]);
-        y.fill(out.loss);
-        copy_into(&out.probs, &mut saved.tensor); // keep the node's buffer across steps
+        y.fill(loss);
         saved.targets.clear();
         saved.targets.extend_from_slice(targets);
         saved.weights.clear();
@@ -52,9 +54,7 @@ pub(super) fn backward(
     };
     let dloss = dy.data().iter().sum::<f32>(); // dy holds the one upstream value
     tape.contribute(logits, |_, dx| {
-        // The kernel returns a fresh [N, K] tensor (tiny); copying keeps the tape's buffer.
-        let d = softmax_cross_entropy::backward(&saved.tensor, &saved.targets, &opts, dloss)?;
-        copy_into(&d, dx);
-        Ok(())
+        let (probs, targets) = (&saved.tensor, &saved.targets);
+        Ok(softmax_cross_entropy::backward_into(probs, targets, &opts, dloss, dx)?)
     })
 }

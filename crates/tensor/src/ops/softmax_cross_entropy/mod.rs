@@ -95,16 +95,31 @@ pub fn forward(
     targets: &[usize],
     opts: &CrossEntropyOptions,
 ) -> Result<CrossEntropyOutput, TensorError> {
+    let mut probs = Tensor::default();
+    let loss = forward_into(logits, targets, opts, &mut probs)?;
+    Ok(CrossEntropyOutput { loss, probs })
+}
+
+/// [`forward`] writing the probabilities `p` [N, K] into a caller-owned `probs` (resized, no
+/// allocation once it is big enough) and returning the loss.
+///
+/// # Errors
+/// As [`forward`].
+pub fn forward_into(
+    logits: &Tensor,
+    targets: &[usize],
+    opts: &CrossEntropyOptions,
+    probs: &mut Tensor,
+) -> Result<f32, TensorError> {
     let op = "softmax_cross_entropy::forward";
     let (n, k) = validate(op, logits, targets, opts)?;
     if let Some(i) = logits.data().iter().position(|v| !v.is_finite()) {
         let what = format!("logit [{}, {}] is {}", i / k, i % k, logits.data()[i]);
         return Err(TensorError::InvalidParameter { op, what });
     }
-    let (loss, probs) =
-        reference::forward(logits.data(), k, targets, opts.class_weights, opts.label_smoothing);
-    let probs = Tensor::from_vec(&[n, k], probs)?;
-    Ok(CrossEntropyOutput { loss, probs })
+    probs.resize_for_overwrite(&[n, k]);
+    let (weights, eps) = (opts.class_weights, opts.label_smoothing);
+    Ok(reference::forward_into(logits.data(), k, targets, weights, eps, probs.data_mut()))
 }
 
 /// `dlogits` [N, K] from the forward's `probs`, the same targets and options, and the upstream
@@ -119,15 +134,26 @@ pub fn backward(
     opts: &CrossEntropyOptions,
     dloss: f32,
 ) -> Result<Tensor, TensorError> {
+    let mut dlogits = Tensor::default();
+    backward_into(probs, targets, opts, dloss, &mut dlogits)?;
+    Ok(dlogits)
+}
+
+/// [`backward`] into a caller-owned `dlogits`, resized to [N, K].
+///
+/// # Errors
+/// As [`backward`].
+pub fn backward_into(
+    probs: &Tensor,
+    targets: &[usize],
+    opts: &CrossEntropyOptions,
+    dloss: f32,
+    dlogits: &mut Tensor,
+) -> Result<(), TensorError> {
     let op = "softmax_cross_entropy::backward";
     let (n, k) = validate(op, probs, targets, opts)?;
-    let d = reference::backward(
-        probs.data(),
-        k,
-        targets,
-        opts.class_weights,
-        opts.label_smoothing,
-        dloss,
-    );
-    Tensor::from_vec(&[n, k], d)
+    dlogits.resize_for_overwrite(&[n, k]);
+    let (weights, eps) = (opts.class_weights, opts.label_smoothing);
+    reference::backward_into(probs.data(), k, targets, weights, eps, dloss, dlogits.data_mut());
+    Ok(())
 }

@@ -9,20 +9,20 @@
 
 use crate::Real;
 
-/// `log p[c] = (z[c] − m) − ln Σ_c' e^(z[c'] − m)` with `m = max z`, and `p` itself, for one
-/// row. Subtracting the max keeps every exponent ≤ 0, so nothing overflows.
-fn log_softmax_row<T: Real>(z: &[T], p: &mut [T]) -> Vec<T> {
+/// Writes `p[c] = e^(z[c] − m) / Σ_c' e^(z[c'] − m)` with `m = max z` for one row and returns
+/// `(m, ln Σ_c' e^(z[c'] − m))`, so that `log p[c] = (z[c] − m) − ln_sum`. Subtracting the max
+/// keeps every exponent ≤ 0, so nothing overflows.
+fn softmax_row<T: Real>(z: &[T], p: &mut [T]) -> (T, T) {
     let m = z.iter().copied().fold(z[0], |m, v| if v > m { v } else { m });
     let mut sum = T::ZERO;
     for (pc, &zc) in p.iter_mut().zip(z) {
         *pc = (zc - m).exp();
         sum += *pc;
     }
-    let ln_sum = sum.ln();
     for pc in p.iter_mut() {
         *pc = *pc / sum;
     }
-    z.iter().map(|&zc| zc - m - ln_sum).collect()
+    (m, sum.ln())
 }
 
 /// Class `c`'s weight (1 without weights).
@@ -49,16 +49,33 @@ pub fn forward<T: Real>(
     smoothing: T,
 ) -> (T, Vec<T>) {
     let mut probs = vec![T::ZERO; logits.len()];
+    let loss = forward_into(logits, k, targets, weights, smoothing, &mut probs);
+    (loss, probs)
+}
+
+/// [`forward`] writing the probabilities into `probs` (as long as `logits`); returns the loss.
+///
+/// # Panics
+/// As [`forward`], or when `probs` is shorter than `logits`.
+pub fn forward_into<T: Real>(
+    logits: &[T],
+    k: usize,
+    targets: &[usize],
+    weights: Option<&[T]>,
+    smoothing: T,
+    probs: &mut [T],
+) -> T {
     let (mut total, mut mass) = (T::ZERO, T::ZERO);
     for (i, &y) in targets.iter().enumerate() {
-        let row = i * k..(i + 1) * k;
-        let log_p = log_softmax_row(&logits[row.clone()], &mut probs[row]);
-        for (c, &lp) in log_p.iter().enumerate() {
-            total += target_mass(weights, smoothing, k, y, c) * -lp;
+        let z = &logits[i * k..(i + 1) * k];
+        let (m, ln_sum) = softmax_row(z, &mut probs[i * k..(i + 1) * k]);
+        for (c, &zc) in z.iter().enumerate() {
+            let log_p = zc - m - ln_sum;
+            total += target_mass(weights, smoothing, k, y, c) * -log_p;
         }
         mass += weight(weights, y);
     }
-    (total / mass, probs)
+    total / mass
 }
 
 /// `∂loss/∂z[i,j] = dloss · (S_i·p[i,j] − q[i,j]) / Σ_i w[y_i]` with `S_i = Σ_c q[i,c]`,
@@ -75,8 +92,25 @@ pub fn backward<T: Real>(
     smoothing: T,
     dloss: T,
 ) -> Vec<T> {
-    let mass = targets.iter().fold(T::ZERO, |acc, &y| acc + weight(weights, y));
     let mut dlogits = vec![T::ZERO; probs.len()];
+    backward_into(probs, k, targets, weights, smoothing, dloss, &mut dlogits);
+    dlogits
+}
+
+/// [`backward`] writing into `dlogits` (as long as `probs`).
+///
+/// # Panics
+/// As [`forward`], or when `dlogits` is shorter than `probs`.
+pub fn backward_into<T: Real>(
+    probs: &[T],
+    k: usize,
+    targets: &[usize],
+    weights: Option<&[T]>,
+    smoothing: T,
+    dloss: T,
+    dlogits: &mut [T],
+) {
+    let mass = targets.iter().fold(T::ZERO, |acc, &y| acc + weight(weights, y));
     for (i, &y) in targets.iter().enumerate() {
         let mut s = T::ZERO;
         for c in 0..k {
@@ -87,5 +121,4 @@ pub fn backward<T: Real>(
             dlogits[i * k + j] = dloss * (s * probs[i * k + j] - q) / mass;
         }
     }
-    dlogits
 }

@@ -66,6 +66,23 @@ fn uniform_logits_give_log_k_and_p_minus_onehot_over_n() {
 }
 
 #[test]
+fn into_variants_fill_stale_buffers_like_the_allocating_ones() {
+    let z = logits(3, 4, &[0.5, -1.0, 2.0, 0.0, 1.0, 1.0, -3.0, 0.25, 0.0, 4.0, -0.5, 1.5]);
+    let w = [1.0f32, 2.0, 0.5, 1.0];
+    let opts = CrossEntropyOptions { class_weights: Some(&w), label_smoothing: 0.2 };
+    let targets = [2, 0, 1];
+    let want = forward(&z, &targets, &opts).expect("valid");
+    let mut probs = Tensor::full(&[40], f32::NAN);
+    let loss = forward_into(&z, &targets, &opts, &mut probs).expect("valid");
+    assert_eq!((loss, &probs), (want.loss, &want.probs));
+    let want_d = backward(&want.probs, &targets, &opts, 0.5).expect("valid");
+    let mut d = Tensor::full(&[2, 2], f32::NAN);
+    backward_into(&probs, &targets, &opts, 0.5, &mut d).expect("valid");
+    assert_eq!(d, want_d);
+    assert_eq!(d.dims(), &[3, 4]);
+}
+
+#[test]
 fn class_weights_divide_by_the_targets_total_weight() {
     // Two rows with losses l0 = −log p[0,0] and l1 = −log p[1,1]: PyTorch's weighted mean is
     // (w0·l0 + w1·l1) / (w0 + w1), not a mean over rows.
