@@ -47,7 +47,11 @@ pub(super) fn backward(
             input_grad,
             &mut grads,
         );
-        *dx = grads.dx.unwrap_or_default();
+        // Under `Skip` the kernel never had `dx`: leave that buffer where it is, so the tape's
+        // spare stays allocated for the next step instead of being swapped for an empty one.
+        if let Some(grad) = grads.dx {
+            *dx = grad;
+        }
         (*dw, *db) = (grads.dw, grads.db);
         Ok(result?)
     })
