@@ -22,6 +22,7 @@
 //! threads, so the gradients are bit-identical whatever `RAYON_NUM_THREADS` is.
 
 mod im2col;
+mod implicit;
 mod kernel;
 pub mod reference;
 mod scratch;
@@ -31,8 +32,9 @@ mod tests;
 use rayon::prelude::*;
 
 use self::im2col::Im2col;
-use self::scratch::{COLS, PARTIALS, with_scratch};
-use crate::ops::gemm::{Accumulate, GemmDims, Threads, Transpose, gemm_on};
+use self::implicit::PaddedGrid;
+use self::scratch::{COLS, FLIPPED, PARTIALS, STARTS, with_scratch};
+use crate::ops::gemm::{Accumulate, GemmDims, Operand, Threads, Transpose, gemm_on};
 use crate::{Shape4, Tensor, TensorError};
 
 /// Images per backward task. Each chunk sums its own `dW`, `db`; the chunks are then added in
@@ -111,6 +113,19 @@ struct Geometry {
 impl Geometry {
     fn y_dims(&self) -> [usize; 4] {
         [self.x.n, self.w.n, self.out_h, self.out_w]
+    }
+
+    /// The padded grid of the implicit path, which needs stride 1.
+    fn padded_grid(&self, p: Conv2dParams) -> Option<PaddedGrid> {
+        (p.stride == 1).then_some(PaddedGrid {
+            h: self.x.h,
+            w: self.x.w,
+            kh: self.w.h,
+            kw: self.w.w,
+            padding: p.padding,
+            out_h: self.out_h,
+            out_w: self.out_w,
+        })
     }
 
     fn im2col(&self, p: Conv2dParams) -> Im2col {
@@ -196,7 +211,11 @@ pub fn forward_into(
         });
     }
     y.resize_for_overwrite(&g.y_dims());
-    im2col_gemm_forward(&g.im2col(p), x.data(), w.data(), b.map(Tensor::data), y.data_mut())
+    let (x, w, b, y) = (x.data(), w.data(), b.map(Tensor::data), y.data_mut());
+    match g.padded_grid(p) {
+        Some(grid) => implicit_gemm_forward(&grid, g.x.c, x, w, b, y),
+        None => im2col_gemm_forward(&g.im2col(p), x, w, b, y),
+    }
 }
 
 /// The im2col matrix of one image, the first half of the fast path, on its own so that it can
@@ -291,7 +310,7 @@ fn im2col_gemm_forward(
             // cols: [C_in·KH·KW, OH·OW]
             geo.im2col(x, cols);
             // y_n: [C_out, OH·OW] = W [C_out, C_in·KH·KW] · cols
-            let (w, cols) = ((w, Transpose::No), (&*cols, Transpose::No));
+            let (w, cols) = (Operand::new(w, Transpose::No), Operand::new(cols, Transpose::No));
             gemm_on(threads, dims, w, cols, y, Accumulate::Overwrite)
         })?;
         if let Some(b) = b {
@@ -300,6 +319,41 @@ fn im2col_gemm_forward(
             }
         }
         Ok(())
+    })
+}
+
+/// Forward for stride 1, one image per rayon task, without an im2col matrix: the image is
+/// zero-padded once and the GEMM reads `cols` as shifted rows of it (`implicit.rs`).
+/// `y_n = W·cols(xp_n)` on the padded grid, then its real pixels plus `b` go into `y`.
+fn implicit_gemm_forward(
+    grid: &PaddedGrid,
+    c_in: usize,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+) -> Result<(), TensorError> {
+    let (k, columns, padded) = (grid.rows(c_in), grid.columns(), c_in * grid.plane());
+    let c_out = w.len() / k;
+    let dims = GemmDims { m: c_out, n: columns, k };
+    let (image_len, out_len) = (c_in * grid.h * grid.w, c_out * grid.out_h * grid.out_w);
+    let threads = inner_threads(x.len() / image_len);
+    with_scratch(&STARTS, k, |starts| {
+        grid.starts(starts);
+        let starts = &*starts;
+        let images = y.par_chunks_mut(out_len).zip(x.par_chunks(image_len));
+        images.try_for_each(|(y, x)| {
+            with_scratch(&COLS, padded + c_out * columns, |scratch| {
+                // xp: [C_in, Hp, Wp]; wide: [C_out, columns], y_n on the padded grid.
+                let (xp, wide) = scratch.split_at_mut(padded);
+                grid.pad(x, xp);
+                let w = Operand::new(w, Transpose::No);
+                let cols = Operand::rows_at(xp, Transpose::No, starts);
+                gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
+                grid.compact(wide, b, y);
+                Ok(())
+            })
+        })
     })
 }
 
@@ -362,9 +416,31 @@ pub fn backward_into(
             None
         }
     };
-    let geo = g.im2col(p);
-    let (dw, db) = (grads.dw.data_mut(), grads.db.data_mut());
-    im2col_gemm_backward(&geo, x.data(), w.data(), dy.data(), dx, dw, db)
+    let (x, w, dy) = (x.data(), w.data(), dy.data());
+    let out = Outputs { dx, dw: grads.dw.data_mut(), db: grads.db.data_mut() };
+    let (image_len, out_len) = (g.x.c * g.x.h * g.x.w, g.w.n * g.out_h * g.out_w);
+    match g.padded_grid(p) {
+        // "Same" padding: dy padded like x has the same grid, so dx is a convolution of it.
+        Some(grid) if g.w.h == g.w.w && g.w.h == 2 * p.padding + 1 => {
+            let [c_in, c_out] = [g.x.c, g.w.n];
+            let tables = grid.rows(c_in) + grid.rows(c_out) + c_out;
+            with_scratch(&STARTS, tables, |tables| {
+                let implicit = Implicit::new(grid, c_in, c_out, tables);
+                with_scratch(&FLIPPED, w.len(), |flipped| {
+                    implicit.flip(w, flipped);
+                    in_chunks(x, dy, (image_len, out_len), out, |threads, chunk| {
+                        implicit.backward_chunk(threads, w, flipped, chunk)
+                    })
+                })
+            })
+        }
+        _ => {
+            let geo = g.im2col(p);
+            in_chunks(x, dy, (image_len, out_len), out, |threads, chunk| {
+                backward_chunk(threads, &geo, w, chunk)
+            })
+        }
+    }
 }
 
 /// How the GEMMs inside a batch of `tasks` parallel tasks (images or chunks) should run: on
@@ -374,80 +450,43 @@ fn inner_threads(tasks: usize) -> Threads {
     if tasks >= 2 * rayon::current_num_threads() { Threads::Caller } else { Threads::Pool }
 }
 
-/// One chunk of images' contribution to the gradients: writes the chunk's `dw` [C_out, K] and
-/// `db` [C_out] partial sums, and (if asked) the chunk's `dx` in full. The GEMMs run as
-/// `threads` says.
-#[expect(clippy::too_many_arguments, reason = "the operands, the three outputs and the threads")]
-fn backward_chunk(
-    threads: Threads,
-    geo: &Im2col,
-    x: &[f32],
-    w: &[f32],
-    dy: &[f32],
-    mut dx: Option<&mut [f32]>,
-    dw: &mut [f32],
-    db: &mut [f32],
-) -> Result<(), TensorError> {
-    let (k, pixels) = (geo.rows(), geo.columns());
-    let c_out = db.len();
-    let image_len = geo.c_in * geo.h * geo.w;
-    db.fill(0.0);
-    with_scratch(&COLS, 2 * k * pixels, |scratch| {
-        // cols, dcols: [C_in·KH·KW, OH·OW]
-        let (cols, dcols) = scratch.split_at_mut(k * pixels);
-        for (image, dy) in dy.chunks_exact(c_out * pixels).enumerate() {
-            geo.im2col(&x[image * image_len..(image + 1) * image_len], cols);
-            // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, OH·OW]·[OH·OW, K], summed.
-            let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
-            let dims = GemmDims { m: c_out, n: k, k: pixels };
-            gemm_on(threads, dims, (dy, Transpose::No), (&*cols, Transpose::Yes), dw, acc)?;
-            // forward: y = … + b[co] on every pixel, so db[co] = Σ_pixels dY[co, ·].
-            for (d, row) in db.iter_mut().zip(dy.chunks_exact(pixels)) {
-                *d += row_sum(row);
-            }
-            if let Some(dx) = dx.as_deref_mut() {
-                // forward: y = W·cols, so dcols = Wᵀ·dY: [K, C_out]·[C_out, OH·OW].
-                let dims = GemmDims { m: k, n: pixels, k: c_out };
-                let (w, dy) = ((w, Transpose::Yes), (dy, Transpose::No));
-                gemm_on(threads, dims, w, dy, dcols, Accumulate::Overwrite)?;
-                let dx = &mut dx[image * image_len..(image + 1) * image_len];
-                dx.fill(0.0);
-                geo.col2im(dcols, dx);
-            }
-        }
-        Ok(())
-    })
+/// The gradients a backward pass writes: `dx` in full (if computed), `dw` and `db` as sums.
+struct Outputs<'a> {
+    dx: Option<&'a mut [f32]>,
+    dw: &'a mut [f32],
+    db: &'a mut [f32],
 }
 
-/// `Σ row`: whole vectors in [`kernel::sum_lanes`], the last few values one by one.
-fn row_sum(row: &[f32]) -> f32 {
-    let body = row.len() / kernel::SUM_BLOCK * kernel::SUM_BLOCK;
-    kernel::sum_lanes(&row[..body]) + row[body..].iter().sum::<f32>()
+/// One chunk of up to [`BATCH_CHUNK`] images: their `x` and `dy`, and the chunk's outputs (its
+/// own `dx` images, and its partial sums of `dw`, `db`, which the chunk overwrites).
+struct Chunk<'a> {
+    x: &'a [f32],
+    dy: &'a [f32],
+    out: Outputs<'a>,
 }
 
-/// Backward over the batch in chunks of [`BATCH_CHUNK`] images (in parallel), then the chunks'
-/// partial `dW`, `db` added in chunk order, so the sums do not depend on the thread count.
-fn im2col_gemm_backward(
-    geo: &Im2col,
+/// Runs `chunk_fn` on the batch in chunks of [`BATCH_CHUNK`] images (in parallel), then adds
+/// the chunks' partial `dW`, `db` in chunk order, so the sums do not depend on the thread count.
+/// `image_len` and `out_len` are the floats of one image of `x` and of `dy`.
+fn in_chunks(
     x: &[f32],
-    w: &[f32],
     dy: &[f32],
-    dx: Option<&mut [f32]>,
-    dw: &mut [f32],
-    db: &mut [f32],
+    (image_len, out_len): (usize, usize),
+    out: Outputs,
+    chunk_fn: impl Fn(Threads, Chunk) -> Result<(), TensorError> + Sync,
 ) -> Result<(), TensorError> {
-    let (c_out, image_len) = (db.len(), geo.c_in * geo.h * geo.w);
-    let (x_chunk, dy_chunk) = (BATCH_CHUNK * image_len, BATCH_CHUNK * c_out * geo.columns());
+    let Outputs { dx, dw, db } = out;
+    let (x_chunk, dy_chunk) = (BATCH_CHUNK * image_len, BATCH_CHUNK * out_len);
     let chunks = x.len().div_ceil(x_chunk);
     let threads = inner_threads(chunks);
     // partials: [chunks, C_out·K + C_out], each chunk's dW then db.
-    let (dw_len, partial_len) = (dw.len(), dw.len() + c_out);
+    let (dw_len, partial_len) = (dw.len(), dw.len() + db.len());
     with_scratch(&PARTIALS, chunks * partial_len, |partials| {
         let work = partials.par_chunks_mut(partial_len).zip(x.par_chunks(x_chunk));
         let work = work.zip(dy.par_chunks(dy_chunk));
         let run = |((partial, x), dy): ((&mut [f32], &[f32]), &[f32]), dx| {
-            let (pw, pb) = partial.split_at_mut(dw_len);
-            backward_chunk(threads, geo, x, w, dy, dx, pw, pb)
+            let (dw, db) = partial.split_at_mut(dw_len);
+            chunk_fn(threads, Chunk { x, dy, out: Outputs { dx, dw, db } })
         };
         match dx {
             Some(dx) => {
@@ -465,4 +504,154 @@ fn im2col_gemm_backward(
         }
         Ok(())
     })
+}
+
+/// `db[co] += Σ_pixels dY[co, ·]` for one image `dy` [C_out, OH·OW].
+/// forward: y = … + b[co] on every pixel, so db[co] = Σ_pixels dY[co, ·].
+fn add_bias_grad(dy: &[f32], db: &mut [f32]) {
+    let pixels = dy.len() / db.len();
+    for (d, row) in db.iter_mut().zip(dy.chunks_exact(pixels)) {
+        *d += row_sum(row);
+    }
+}
+
+/// `Σ row`: whole vectors in [`kernel::sum_lanes`], the last few values one by one.
+fn row_sum(row: &[f32]) -> f32 {
+    let body = row.len() / kernel::SUM_BLOCK * kernel::SUM_BLOCK;
+    kernel::sum_lanes(&row[..body]) + row[body..].iter().sum::<f32>()
+}
+
+/// One chunk's gradients by explicit im2col: per image, `dW += dY·colsᵀ`, `db += Σ dY`, and
+/// `dx = col2im(Wᵀ·dY)`. The GEMMs run as `threads` says.
+fn backward_chunk(
+    threads: Threads,
+    geo: &Im2col,
+    w: &[f32],
+    chunk: Chunk,
+) -> Result<(), TensorError> {
+    let Chunk { x, dy, out: Outputs { mut dx, dw, db } } = chunk;
+    let (k, pixels) = (geo.rows(), geo.columns());
+    let c_out = db.len();
+    let image_len = geo.c_in * geo.h * geo.w;
+    db.fill(0.0);
+    with_scratch(&COLS, 2 * k * pixels, |scratch| {
+        // cols, dcols: [C_in·KH·KW, OH·OW]
+        let (cols, dcols) = scratch.split_at_mut(k * pixels);
+        for (image, dy) in dy.chunks_exact(c_out * pixels).enumerate() {
+            geo.im2col(&x[image * image_len..(image + 1) * image_len], cols);
+            // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, OH·OW]·[OH·OW, K], summed.
+            let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
+            let dims = GemmDims { m: c_out, n: k, k: pixels };
+            let (dy_op, cols) =
+                (Operand::new(dy, Transpose::No), Operand::new(cols, Transpose::Yes));
+            gemm_on(threads, dims, dy_op, cols, dw, acc)?;
+            add_bias_grad(dy, db);
+            if let Some(dx) = dx.as_deref_mut() {
+                // forward: y = W·cols, so dcols = Wᵀ·dY: [K, C_out]·[C_out, OH·OW].
+                let dims = GemmDims { m: k, n: pixels, k: c_out };
+                let (w, dy) = (Operand::new(w, Transpose::Yes), Operand::new(dy, Transpose::No));
+                gemm_on(threads, dims, w, dy, dcols, Accumulate::Overwrite)?;
+                let dx = &mut dx[image * image_len..(image + 1) * image_len];
+                dx.fill(0.0);
+                geo.col2im(dcols, dx);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The implicit path's backward for stride 1 and "same" padding (`KH = KW = 2·pad + 1`, so
+/// OH = H, OW = W): x and dy are both padded onto the same grid, and every GEMM reads them as
+/// shifted rows (`implicit.rs`).
+///
+/// - `dW = dY·colsᵀ`, with dY read on the padded grid, whose extra pixels are the padding's
+///   zeros, so they add nothing.
+/// - `dx` is itself a convolution: `dx[ci,h,w] = Σ_{co,i,j} w[co,ci,i,j]·dy[co, h+pad−i, w+pad−j]`,
+///   i.e. the padded dy convolved with the kernel turned 180° and C_in, C_out swapped:
+///   `dx = W'·cols(dyp)` with `W'[ci, (co,i,j)] = w[co, ci, KH−1−i, KW−1−j]`. One GEMM with a
+///   reduction over C_out·KH·KW writes dx directly: no `dcols` [C_in·KH·KW, H·W] and no col2im.
+struct Implicit<'a> {
+    grid: PaddedGrid,
+    c_in: usize,
+    c_out: usize,
+    /// Row starts of `cols(xp)` [C_in·KH·KW, columns].
+    x_starts: &'a [usize],
+    /// Row starts of `cols(dyp)` [C_out·KH·KW, columns].
+    dy_starts: &'a [usize],
+    /// Row starts of dY on the padded grid [C_out, columns]: each channel from (pad, pad).
+    dy_rows: &'a [usize],
+}
+
+impl<'a> Implicit<'a> {
+    /// Fills the three row-start tables into `tables` (`C_in·KH·KW + C_out·KH·KW + C_out`
+    /// entries) and keeps them.
+    fn new(grid: PaddedGrid, c_in: usize, c_out: usize, tables: &'a mut [usize]) -> Self {
+        let (x_starts, rest) = tables.split_at_mut(grid.rows(c_in));
+        let (dy_starts, dy_rows) = rest.split_at_mut(grid.rows(c_out));
+        grid.starts(x_starts);
+        grid.starts(dy_starts);
+        let corner = grid.padding * grid.pitch() + grid.padding;
+        for (co, start) in dy_rows.iter_mut().enumerate() {
+            *start = co * grid.plane() + corner;
+        }
+        Self { grid, c_in, c_out, x_starts, dy_starts, dy_rows }
+    }
+
+    /// `flipped[ci, (co·KH + i)·KW + j] = w[co, ci, KH−1−i, KW−1−j]`: [C_in, C_out·KH·KW].
+    fn flip(&self, w: &[f32], flipped: &mut [f32]) {
+        let (kh, kw) = (self.grid.kh, self.grid.kw);
+        let taps = kh * kw;
+        for (ci, row) in flipped.chunks_exact_mut(self.c_out * taps).enumerate() {
+            for (co, dst) in row.chunks_exact_mut(taps).enumerate() {
+                let src = &w[(co * self.c_in + ci) * taps..][..taps];
+                // Turning a kh×kw block by 180° reverses its row-major order.
+                dst.iter_mut().zip(src.iter().rev()).for_each(|(d, &s)| *d = s);
+            }
+        }
+    }
+
+    /// One chunk's gradients: per image, pad x and dy, `dW += dY·colsᵀ`, `db += Σ dY`, and
+    /// `dx = W'·cols(dyp)`.
+    fn backward_chunk(
+        &self,
+        threads: Threads,
+        w: &[f32],
+        flipped: &[f32],
+        chunk: Chunk,
+    ) -> Result<(), TensorError> {
+        let Chunk { x, dy, out: Outputs { mut dx, dw, db } } = chunk;
+        let g = &self.grid;
+        let (plane, columns) = (g.plane(), g.columns());
+        let (image_len, out_len) = (self.c_in * g.h * g.w, self.c_out * g.out_h * g.out_w);
+        let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: columns };
+        let dx_dims = GemmDims { m: self.c_in, n: columns, k: self.dy_starts.len() };
+        db.fill(0.0);
+        let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * columns;
+        with_scratch(&COLS, scratch_len, |scratch| {
+            // xp: [C_in, Hp, Wp], dyp: [C_out, Hp, Wp], wide: [C_in, columns] (dx on the grid).
+            let (xp, rest) = scratch.split_at_mut(self.c_in * plane);
+            let (dyp, wide) = rest.split_at_mut(self.c_out * plane);
+            for (image, (x, dy)) in
+                x.chunks_exact(image_len).zip(dy.chunks_exact(out_len)).enumerate()
+            {
+                g.pad(x, xp);
+                g.pad(dy, dyp);
+                let (xp, dyp) = (&*xp, &*dyp);
+                // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, columns]·[columns, K], summed.
+                let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
+                let dy_grid = Operand::rows_at(dyp, Transpose::No, self.dy_rows);
+                let cols = Operand::rows_at(xp, Transpose::Yes, self.x_starts);
+                gemm_on(threads, dw_dims, dy_grid, cols, dw, acc)?;
+                add_bias_grad(dy, db);
+                if let Some(dx) = dx.as_deref_mut() {
+                    // dx = W' [C_in, C_out·KH·KW] · cols(dyp) [C_out·KH·KW, columns]
+                    let flipped = Operand::new(flipped, Transpose::No);
+                    let cols = Operand::rows_at(dyp, Transpose::No, self.dy_starts);
+                    gemm_on(threads, dx_dims, flipped, cols, wide, Accumulate::Overwrite)?;
+                    g.compact(wide, None, &mut dx[image * image_len..(image + 1) * image_len]);
+                }
+            }
+            Ok(())
+        })
+    }
 }

@@ -1,5 +1,6 @@
-//! conv2d: the fast path equals the reference (forward and all three gradients, tolerance
-//! widened with each reduction length), the reference backward equals finite differences, the
+//! conv2d: the fast paths equal the reference (forward and all three gradients, tolerance
+//! widened with each reduction length; random shapes, plus stride-1 and "same"-padding shapes
+//! for the implicit im2col path), the reference backward equals finite differences, the
 //! `_into` variants reuse buffers, and bad shapes are errors naming the op.
 
 use proptest::prelude::*;
@@ -28,31 +29,100 @@ fn atol(terms: usize) -> f64 {
     2e-7 * terms as f64 + 1e-6
 }
 
+/// Sides that hit the edges of the implicit path: 1, around the 8-float vector and the
+/// 16-float AVX-512 vector, and primes.
+fn side() -> impl Strategy<Value = usize> {
+    prop::sample::select(vec![1usize, 2, 3, 7, 8, 9, 13, 16, 17])
+}
+
+/// Stride-1 cases (the implicit path's forward): any kernel up to 5×5, padding 0–2, the input
+/// grown until the window fits.
+fn stride_one_case() -> impl Strategy<Value = Conv2dCase> {
+    (
+        1..=3usize,
+        1..=5usize,
+        1..=5usize,
+        1..=5usize,
+        1..=5usize,
+        0..=2usize,
+        side(),
+        side(),
+        any::<u64>(),
+    )
+        .prop_map(|(n, c_in, c_out, kh, kw, padding, h, w, seed)| {
+            let h = h.max(kh.saturating_sub(2 * padding));
+            let w = w.max(kw.saturating_sub(2 * padding));
+            let p = Conv2dParams { stride: 1, padding };
+            let (xs, ws) = (Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, kh, kw));
+            Conv2dCase::new(xs, ws, p, seed).expect("input grown to fit the window")
+        })
+}
+
+/// "Same" cases (the implicit path's backward): stride 1, 1×1, 3×3 or 5×5 with padding
+/// (K − 1)/2, so the output has the input's size. Up to 9 images: a partial chunk too.
+fn same_case() -> impl Strategy<Value = Conv2dCase> {
+    (
+        1..=9usize,
+        1..=5usize,
+        1..=5usize,
+        prop::sample::select(vec![1usize, 3, 5]),
+        side(),
+        side(),
+        any::<u64>(),
+    )
+        .prop_map(|(n, c_in, c_out, k, h, w, seed)| {
+            let p = Conv2dParams { stride: 1, padding: (k - 1) / 2 };
+            let (xs, ws) = (Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, k, k));
+            Conv2dCase::new(xs, ws, p, seed).expect("same padding always fits")
+        })
+}
+
+/// Forward of `case` equals the reference.
+fn check_forward(case: &Conv2dCase) -> Result<(), TestCaseError> {
+    let (x, w, b, _) = tensors(case);
+    let y = forward(&x, &w, Some(&b), case.p).expect("case is valid");
+    prop_assert_eq!(y.dims(), &case.y_shape().dims());
+    let want =
+        reference::forward(&case.x, case.x_shape, &case.w, case.w_shape, Some(&case.b), case.p);
+    let terms = case.w_shape.c * case.w_shape.h * case.w_shape.w + 1;
+    check_close("y", y.data(), &want, atol(terms), 1e-5)
+}
+
+/// All three gradients of `case` equal the reference's.
+fn check_backward(case: &Conv2dCase) -> Result<(), TestCaseError> {
+    let (x, w, _, dy) = tensors(case);
+    let g = backward(&x, &w, &dy, case.p, InputGrad::Compute).expect("case is valid");
+    let want = reference::backward(&case.x, case.x_shape, &case.w, case.w_shape, &case.r, case.p);
+    let per_weight = case.x_shape.n * case.out_hw.0 * case.out_hw.1;
+    let per_input = case.w_shape.n * case.w_shape.h * case.w_shape.w;
+    check_close("db", g.db.data(), &want.db, atol(per_weight), 1e-5)?;
+    check_close("dw", g.dw.data(), &want.dw, atol(per_weight), 1e-5)?;
+    let dx = g.dx.expect("InputGrad::Compute gives dx");
+    prop_assert_eq!(dx.dims(), &case.x_shape.dims());
+    check_close("dx", dx.data(), &want.dx, atol(per_input), 1e-5)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
+    fn stride_one_forward_matches_the_reference(case in stride_one_case()) {
+        check_forward(&case)?;
+    }
+
+    #[test]
+    fn same_padding_backward_matches_the_reference(case in same_case()) {
+        check_backward(&case)?;
+    }
+
+    #[test]
     fn forward_matches_the_reference(case in conv2d_case(3, 5, 17)) {
-        let (x, w, b, _) = tensors(&case);
-        let y = forward(&x, &w, Some(&b), case.p).expect("case is valid");
-        prop_assert_eq!(y.dims(), &case.y_shape().dims());
-        let want = reference::forward(&case.x, case.x_shape, &case.w, case.w_shape, Some(&case.b), case.p);
-        let terms = case.w_shape.c * case.w_shape.h * case.w_shape.w + 1;
-        check_close("y", y.data(), &want, atol(terms), 1e-5)?;
+        check_forward(&case)?;
     }
 
     #[test]
     fn backward_matches_the_reference(case in conv2d_case(3, 5, 17)) {
-        let (x, w, _, dy) = tensors(&case);
-        let g = backward(&x, &w, &dy, case.p, InputGrad::Compute).expect("case is valid");
-        let want = reference::backward(&case.x, case.x_shape, &case.w, case.w_shape, &case.r, case.p);
-        let per_weight = case.x_shape.n * case.out_hw.0 * case.out_hw.1;
-        let per_input = case.w_shape.n * case.w_shape.h * case.w_shape.w;
-        check_close("db", g.db.data(), &want.db, atol(per_weight), 1e-5)?;
-        check_close("dw", g.dw.data(), &want.dw, atol(per_weight), 1e-5)?;
-        let dx = g.dx.expect("InputGrad::Compute gives dx");
-        prop_assert_eq!(dx.dims(), &case.x_shape.dims());
-        check_close("dx", dx.data(), &want.dx, atol(per_input), 1e-5)?;
+        check_backward(&case)?;
     }
 
     #[test]

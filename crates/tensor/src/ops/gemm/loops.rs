@@ -22,7 +22,7 @@
 
 use super::kernel::{self, MR, NR};
 use super::pack::{self, MatRef};
-use super::{Accumulate, GemmDims, Threads, Transpose};
+use super::{Accumulate, GemmDims, Operand, Threads};
 use rayon::prelude::*;
 use std::cell::Cell;
 use std::ops::Range;
@@ -131,16 +131,16 @@ impl Out<'_, '_> {
 /// The packed path of [`super::gemm_on`]; the caller has validated the lengths and `m, n, k > 0`.
 pub(super) fn packed(
     dims: GemmDims,
-    (a, ta): (&[f32], Transpose),
-    (b, tb): (&[f32], Transpose),
+    a: Operand,
+    b: Operand,
     c: &mut [f32],
     acc: Accumulate,
     threads: Threads,
 ) {
     let GemmDims { m, n, k } = dims;
     // op(A): m×k. op(B)ᵀ: n×k, so that B~ panels are packed by the same code as A~ panels.
-    let a = MatRef::new(a, ta, m, k);
-    let bt = MatRef::new(b, tb, k, n).transposed();
+    let a = MatRef::new(a, m, k);
+    let bt = MatRef::new(b, k, n).transposed();
     let threads = match threads {
         Threads::Pool => rayon::current_num_threads(),
         Threads::Caller => 1,

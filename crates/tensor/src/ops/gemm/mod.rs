@@ -100,6 +100,40 @@ pub enum Threads {
     Caller,
 }
 
+/// Where each stored row of an [`Operand`] begins in its slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStarts<'a> {
+    /// Row-major and contiguous: stored row `r` begins at `r·(stored columns)`.
+    Contiguous,
+    /// Stored row `r` begins at `starts[r]`, and rows may overlap. This is how conv2d hands over
+    /// its im2col matrix without building it: each row of im2col, laid out on the zero-padded
+    /// image's grid, is the padded image itself shifted by one offset (`docs/convolution.md`).
+    At(&'a [usize]),
+}
+
+/// One input of [`gemm_on`]: `op(X)` for a matrix X whose values are read from `data`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Operand<'a> {
+    /// The values of X.
+    pub data: &'a [f32],
+    /// Whether the product uses X or Xᵀ.
+    pub t: Transpose,
+    /// Where X's stored rows begin in `data`.
+    pub rows: RowStarts<'a>,
+}
+
+impl<'a> Operand<'a> {
+    /// A contiguous row-major X, used as `op(X)` per `t`.
+    pub const fn new(data: &'a [f32], t: Transpose) -> Self {
+        Self { data, t, rows: RowStarts::Contiguous }
+    }
+
+    /// An X whose stored row `r` is `data[starts[r]..]` (as long as a stored row is).
+    pub const fn rows_at(data: &'a [f32], t: Transpose, starts: &'a [usize]) -> Self {
+        Self { data, t, rows: RowStarts::At(starts) }
+    }
+}
+
 /// `C[m×n] = op(A)·op(B)`, or `C += op(A)·op(B)` with [`Accumulate::Add`].
 ///
 /// `c[i·n + j] (+)= Σ_{p<k} op(A)[i, p] · op(B)[p, j]`
@@ -125,24 +159,26 @@ pub fn gemm(
     c: &mut [f32],
     acc: Accumulate,
 ) -> Result<(), TensorError> {
-    gemm_on(Threads::Pool, dims, (a, ta), (b, tb), c, acc)
+    gemm_on(Threads::Pool, dims, Operand::new(a, ta), Operand::new(b, tb), c, acc)
 }
 
-/// [`gemm`] with a choice of [`Threads`]; A and B are given as (storage, transpose) pairs.
-/// The result is the same bits either way.
+/// [`gemm`] with a choice of [`Threads`], and operands whose rows may sit anywhere in their
+/// slices ([`RowStarts::At`]). The result has the same bits on any number of threads.
 ///
 /// # Errors
-/// As [`gemm`].
+/// As [`gemm`]; for [`RowStarts::At`], [`TensorError::LengthMismatch`] when the table does not
+/// have one start per stored row, and [`TensorError::InvalidParameter`] when a row would run
+/// past the end of its slice.
 pub fn gemm_on(
     threads: Threads,
     dims: GemmDims,
-    (a, ta): (&[f32], Transpose),
-    (b, tb): (&[f32], Transpose),
+    a: Operand,
+    b: Operand,
     c: &mut [f32],
     acc: Accumulate,
 ) -> Result<(), TensorError> {
-    check_len(dims, "A", dims.a_shape(ta), a.len())?;
-    check_len(dims, "B", dims.b_shape(tb), b.len())?;
+    check_operand(dims, "A", dims.a_shape(a.t), a)?;
+    check_operand(dims, "B", dims.b_shape(b.t), b)?;
     check_len(dims, "C", [dims.m, dims.n], c.len())?;
     let GemmDims { m, n, k } = dims;
     if m == 0 || n == 0 {
@@ -156,12 +192,46 @@ pub fn gemm_on(
         return Ok(());
     }
     let work = m.saturating_mul(n).saturating_mul(k);
-    if work < SMALL_PROBLEM {
-        reference::gemm(dims, a, ta, b, tb, c, acc);
-    } else {
-        loops::packed(dims, (a, ta), (b, tb), c, acc, threads);
+    match (a.rows, b.rows) {
+        (RowStarts::Contiguous, RowStarts::Contiguous) if work < SMALL_PROBLEM => {
+            reference::gemm(dims, a.data, a.t, b.data, b.t, c, acc);
+        }
+        _ => loops::packed(dims, a, b, c, acc, threads),
     }
     Ok(())
+}
+
+/// Checks a contiguous operand's length, or that every row of a [`RowStarts::At`] operand
+/// lies inside its slice.
+fn check_operand(
+    dims: GemmDims,
+    operand: &'static str,
+    shape: [usize; 2],
+    x: Operand,
+) -> Result<(), TensorError> {
+    let RowStarts::At(starts) = x.rows else {
+        return check_len(dims, operand, shape, x.data.len());
+    };
+    let [rows, cols] = shape;
+    if starts.len() != rows {
+        return Err(TensorError::LengthMismatch {
+            op: "gemm",
+            shape: shape.to_vec(),
+            expected: rows,
+            got: starts.len(),
+        });
+    }
+    match starts.iter().position(|&s| s.checked_add(cols).is_none_or(|end| end > x.data.len())) {
+        None => Ok(()),
+        Some(r) => Err(TensorError::InvalidParameter {
+            op: "gemm",
+            what: format!(
+                "{operand}'s row {r} starts at {} and has {cols} values, past the end of its {} values",
+                starts[r],
+                x.data.len()
+            ),
+        }),
+    }
 }
 
 /// Checks that an operand holds exactly `rows·cols` elements.

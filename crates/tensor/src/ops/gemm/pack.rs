@@ -12,23 +12,28 @@
 
 #[cfg(doc)]
 use super::kernel::{MR, NR};
-use super::{Transpose, kernel};
+use super::{Operand, RowStarts, Transpose, kernel};
 use std::ops::Range;
 
-/// A read-only view of `op(X)`, a `rows×cols` matrix, over the row-major storage of `X`.
+/// A read-only view of `op(X)`, a `rows×cols` matrix, over the storage of `X` (row-major, or
+/// rows at a table of offsets).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct MatRef<'a> {
     data: &'a [f32],
     t: Transpose,
+    starts: RowStarts<'a>,
     rows: usize,
     cols: usize,
 }
 
 impl<'a> MatRef<'a> {
     /// `op(X)` of shape `rows×cols`: X is stored `rows×cols` (No) or `cols×rows` (Yes).
-    pub(super) fn new(data: &'a [f32], t: Transpose, rows: usize, cols: usize) -> Self {
-        debug_assert_eq!(data.len(), rows * cols);
-        Self { data, t, rows, cols }
+    pub(super) fn new(x: Operand<'a>, rows: usize, cols: usize) -> Self {
+        debug_assert!(match x.rows {
+            RowStarts::Contiguous => x.data.len() == rows * cols,
+            RowStarts::At(starts) => starts.len() == if x.t == Transpose::No { rows } else { cols },
+        });
+        Self { data: x.data, t: x.t, starts: x.rows, rows, cols }
     }
 
     /// The transposed view, without copying: `op(X)ᵀ`.
@@ -37,12 +42,22 @@ impl<'a> MatRef<'a> {
             Transpose::No => Transpose::Yes,
             Transpose::Yes => Transpose::No,
         };
-        Self { data: self.data, t, rows: self.cols, cols: self.rows }
+        Self { t, rows: self.cols, cols: self.rows, ..self }
     }
 
     /// Number of columns of `op(X)`.
     pub(super) fn cols(&self) -> usize {
         self.cols
+    }
+
+    /// Where stored row `r` of X begins in `data`.
+    fn stored_row(&self, r: usize) -> usize {
+        match self.starts {
+            RowStarts::Contiguous => {
+                r * if self.t == Transpose::No { self.cols } else { self.rows }
+            }
+            RowStarts::At(starts) => starts[r],
+        }
     }
 }
 
@@ -72,7 +87,7 @@ pub(super) fn panels<const W: usize>(
         Transpose::No => {
             const STEPS: usize = 64;
             const { assert!(W.is_multiple_of(8) && STEPS.is_multiple_of(8)) };
-            let at = |row: usize, p: usize| row * x.cols + depth.start + p;
+            let at = |row: usize, p: usize| x.stored_row(row) + depth.start + p;
             for (q, panel) in dst.chunks_exact_mut(W * kc).enumerate() {
                 let row0 = rows.start + q * W;
                 let height = rows.end.min(row0 + W) - row0;
@@ -108,7 +123,7 @@ pub(super) fn panels<const W: usize>(
         // and deal it out W floats per panel.
         Transpose::Yes => {
             for (step, p) in depth.enumerate() {
-                let start = p * x.rows + rows.start;
+                let start = x.stored_row(p) + rows.start;
                 let (whole, rest) = x.data[start..start + valid].as_chunks::<W>();
                 // Fixed-length copies (vector moves), then the partial last panel if any.
                 for (q, src) in whole.iter().enumerate() {

@@ -226,3 +226,79 @@ fn matmul_multiplies_and_checks_shapes() {
     let v = Tensor::zeros(&[3]);
     assert!(matches!(matmul(&a, &v), Err(TensorError::WrongRank { op: "matmul", .. })));
 }
+
+/// Stores `x` (`rows` stored rows of `cols` values) as overlapping shifted rows of one buffer:
+/// row `r` at a random start. Returns the buffer, the starts, and `x` itself materialised.
+fn shifted_rows(rows: usize, cols: usize, rng: &mut Rng) -> (Vec<f32>, Vec<usize>, Vec<f32>) {
+    // Fewer floats than rows·cols (rows overlap, as im2col's do) unless the rows are short.
+    let len = cols + rows + 7;
+    let data = random(len, rng);
+    let starts: Vec<usize> =
+        (0..rows).map(|_| (rng.uniform(0.0, 1.0) * (len - cols + 1) as f32) as usize).collect();
+    let starts: Vec<usize> = starts.into_iter().map(|s| s.min(len - cols)).collect();
+    let dense = starts.iter().flat_map(|&s| data[s..s + cols].iter().copied()).collect();
+    (data, starts, dense)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// An operand given as rows at offsets packs exactly the values of the same matrix stored
+    /// densely, so the two products have the same bits (on either side, either transpose, on
+    /// the pool or on the caller's thread) once both take the packed path.
+    #[test]
+    fn row_starts_give_the_bits_of_the_dense_matrix(
+        m in edge_size(MC),
+        n in edge_size(NC),
+        k in edge_size(KC),
+        ta in transpose(),
+        tb in transpose(),
+        side_a in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        prop_assume!(m * n * k <= 2_000_000);
+        let dims = GemmDims::new(m, n, k);
+        let mut rng = Rng::new(seed);
+        let ([a_rows, a_cols], [b_rows, b_cols]) = (dims.a_shape(ta), dims.b_shape(tb));
+        let (a_data, a_starts, a_dense) = shifted_rows(a_rows, a_cols, &mut rng);
+        let (b_data, b_starts, b_dense) = shifted_rows(b_rows, b_cols, &mut rng);
+        let mut want = vec![0.0; m * n];
+        gemm_on(Threads::Pool, dims, Operand::new(&a_dense, ta), Operand::new(&b_dense, tb), &mut want, Accumulate::Overwrite)
+            .expect("dense lengths match");
+        let (a, b) = if side_a {
+            (Operand::rows_at(&a_data, ta, &a_starts), Operand::new(&b_dense, tb))
+        } else {
+            (Operand::new(&a_dense, ta), Operand::rows_at(&b_data, tb, &b_starts))
+        };
+        for threads in [Threads::Pool, Threads::Caller] {
+            let mut got = vec![f32::NAN; m * n];
+            gemm_on(threads, dims, a, b, &mut got, Accumulate::Overwrite).expect("rows fit");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            if m * n * k < SMALL_PROBLEM {
+                // The dense product went to the triple loop, the shifted one is always packed.
+                prop_assert!(max_error(&got, &widen(&want)) <= 2e-6 * (k as f64 + 2.0));
+            } else {
+                prop_assert!(bits(&got) == bits(&want), "m={m} n={n} k={k} {ta:?} {tb:?} {threads:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn row_starts_past_the_end_or_miscounted_are_errors() {
+    let dims = GemmDims::new(2, 3, 4);
+    let (a, b, mut c) = (vec![0.0; 8], vec![0.0; 10], vec![0.0; 6]);
+    let a = Operand::new(&a, Transpose::No);
+    // B stored k×n = 4×3: four rows of 3 values from a 10-float buffer.
+    let fits = Operand::rows_at(&b, Transpose::No, &[0, 7, 3, 1]);
+    assert_eq!(gemm_on(Threads::Pool, dims, a, fits, &mut c, Accumulate::Overwrite), Ok(()));
+    let past = Operand::rows_at(&b, Transpose::No, &[0, 8, 3, 1]);
+    let err = gemm_on(Threads::Pool, dims, a, past, &mut c, Accumulate::Overwrite).unwrap_err();
+    assert!(err.to_string().contains("B's row 1 starts at 8"), "{err}");
+    let three = Operand::rows_at(&b, Transpose::No, &[0, 1, 2]);
+    let err = gemm_on(Threads::Pool, dims, a, three, &mut c, Accumulate::Overwrite).unwrap_err();
+    assert_eq!(
+        err,
+        TensorError::LengthMismatch { op: "gemm", shape: vec![4, 3], expected: 4, got: 3 }
+    );
+}

@@ -1,0 +1,116 @@
+//! Implicit im2col: the im2col matrix of a stride-1 convolution, read without being built.
+//!
+//! Pad the image once with zeros, `xp [C_in, Hp, Wp]` with `Hp = H + 2·pad`, `Wp = W + 2·pad`,
+//! and number the output pixels on this padded grid, `q = oh·Wp + ow`. Then the im2col entry of
+//! row `k = (ci, i, j)` and pixel `q` is
+//!
+//! ```text
+//! cols[k, q] = xp[ci, oh + i, ow + j] = xp[ci·Hp·Wp + i·Wp + j + q]
+//! ```
+//!
+//! so row `k` of `cols` is `xp` itself, shifted by `start[k] = ci·Hp·Wp + i·Wp + j`. The GEMM
+//! takes such a matrix as a table of row starts (`gemm::RowStarts::At`) and packs its panels
+//! straight from `xp`: im2col's KH·KW-fold copy of the image is never written, and the copy
+//! made here (the padding) is KH·KW times smaller.
+//!
+//! The price is `Wp − OW` extra output pixels per row (`ow ≥ OW` runs into the right padding
+//! and wraps to the next row): the GEMM computes them and [`PaddedGrid::compact`] drops them
+//! (2 of every 58 columns at 56×56 with a 3×3 kernel). The last row's extra pixels are left out
+//! of the GEMM altogether, so no shifted row reads past the end of `xp`.
+//!
+//! What this is not: a general im2col. Stride 1 only; the backward pass also needs "same"
+//! padding (`KH = KW = 2·pad + 1`, see `mod.rs`). Other convolutions take the explicit
+//! im2col path (`im2col.rs`).
+
+/// The padded grid of a stride-1 convolution of one `h×w` image with a `kh×kw` kernel.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PaddedGrid {
+    /// Input height and width (unpadded).
+    pub h: usize,
+    pub w: usize,
+    /// Kernel height and width.
+    pub kh: usize,
+    pub kw: usize,
+    pub padding: usize,
+    /// Output height and width: `H + 2·pad − KH + 1` (and the same for W).
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+impl PaddedGrid {
+    /// `Wp = W + 2·pad`: floats from one padded row to the next.
+    pub fn pitch(&self) -> usize {
+        self.w + 2 * self.padding
+    }
+
+    /// `Hp·Wp`: floats in one padded channel.
+    pub fn plane(&self) -> usize {
+        (self.h + 2 * self.padding) * self.pitch()
+    }
+
+    /// Output pixels on the padded grid that the GEMM computes: `(OH − 1)·Wp + OW`, every row
+    /// at full pitch except the last, which stops at its last real pixel.
+    pub fn columns(&self) -> usize {
+        (self.out_h - 1) * self.pitch() + self.out_w
+    }
+
+    /// Rows of the implicit im2col matrix of a `channels`-channel image: `C·KH·KW`.
+    pub fn rows(&self, channels: usize) -> usize {
+        channels * self.kh * self.kw
+    }
+
+    /// Writes the row starts of the implicit im2col matrix of a padded image with
+    /// `starts.len() / (KH·KW)` channels: `start[(c·KH + i)·KW + j] = c·Hp·Wp + i·Wp + j`
+    /// (row `k` of `cols` is `xp[start[k]..]`).
+    pub fn starts(&self, starts: &mut [usize]) {
+        let (plane, pitch) = (self.plane(), self.pitch());
+        let channels = starts.len() / (self.kh * self.kw);
+        let mut rows = starts.iter_mut();
+        for c in 0..channels {
+            for i in 0..self.kh {
+                for (j, start) in (0..self.kw).zip(rows.by_ref()) {
+                    *start = c * plane + i * pitch + j;
+                }
+            }
+        }
+    }
+
+    /// Copies `src` [C, H, W] into `dst` [C, Hp, Wp] with a zero border of `pad` on every side.
+    /// Every float of `dst` is written.
+    pub fn pad(&self, src: &[f32], dst: &mut [f32]) {
+        let (h, w, pad, pitch) = (self.h, self.w, self.padding, self.pitch());
+        debug_assert!(src.len() / (h * w) == dst.len() / self.plane());
+        for (plane, dst) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(self.plane())) {
+            // The top border and the first row's left border; then each row followed by its
+            // right border and the next row's left border; then what is left of the bottom.
+            let (top, rest) = dst.split_at_mut(pad * pitch + pad);
+            top.fill(0.0);
+            let (rows, bottom) = rest.split_at_mut(h * pitch);
+            for (row, dst) in plane.chunks_exact(w).zip(rows.chunks_exact_mut(pitch)) {
+                let (body, border) = dst.split_at_mut(w);
+                body.copy_from_slice(row);
+                border.fill(0.0);
+            }
+            bottom.fill(0.0);
+        }
+    }
+
+    /// `out[c, oh, ow] = wide[c, oh·Wp + ow] (+ bias[c])`: the real pixels of a GEMM result on
+    /// the padded grid (`wide` [C, columns]), back into an NCHW image `out` [C, OH, OW].
+    pub fn compact(&self, wide: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+        let (pixels, columns, pitch) = (self.out_h * self.out_w, self.columns(), self.pitch());
+        debug_assert!(wide.len() / columns == out.len() / pixels);
+        let planes = wide.chunks_exact(columns).zip(out.chunks_exact_mut(pixels));
+        for (c, (wide, out)) in planes.enumerate() {
+            let rows = wide.chunks(pitch).zip(out.chunks_exact_mut(self.out_w));
+            match bias {
+                None => rows.for_each(|(src, dst)| dst.copy_from_slice(&src[..self.out_w])),
+                Some(b) => {
+                    for (src, dst) in rows {
+                        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + b[c]);
+                    }
+                }
+            }
+        }
+    }
+}
