@@ -32,9 +32,37 @@ const VECS: usize = NR / LANES;
 /// `tile = a·b` for one packed A micro-panel (`a: [kc][MR]`, row `r` of step `p` at `p·MR + r`)
 /// and one packed B micro-panel (`b: [kc][NR]`). Both panels hold the same `kc ≥ 0` steps.
 pub(super) fn tile(a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
-    let (a_steps, a_rest) = a.as_chunks::<MR>();
     let (b_steps, b_rest) = b.as_chunks::<NR>();
-    debug_assert!(a_rest.is_empty() && b_rest.is_empty() && a_steps.len() == b_steps.len());
+    debug_assert!(b_rest.is_empty());
+    rank_one_updates(a, b_steps.iter(), tile);
+}
+
+/// [`tile`] with a B micro-panel that is not packed: step `p` is `b[starts[p] + col..][..NR]`.
+/// conv2d's implicit im2col gives B in this form (each step a shifted row of the padded image,
+/// contiguous for NR columns), so it is read where it lies. `a` holds `starts.len()` steps.
+pub(super) fn tile_in_place(
+    a: &[f32],
+    b: &[f32],
+    starts: &[usize],
+    col: usize,
+    tile: &mut [[f32; NR]; MR],
+) {
+    let steps = starts.iter().map(|&start| {
+        <&[f32; NR]>::try_from(&b[start + col..start + col + NR]).expect("a slice of NR floats")
+    });
+    rank_one_updates(a, steps, tile);
+}
+
+/// `tile = Σ_p a_p ⊗ b_p` over the steps of the packed A micro-panel `a` (`[kc][MR]`) and the
+/// B rows `b_steps` (NR floats each, as many as A has steps).
+#[inline(always)]
+fn rank_one_updates<'b>(
+    a: &[f32],
+    b_steps: impl Iterator<Item = &'b [f32; NR]>,
+    tile: &mut [[f32; NR]; MR],
+) {
+    let (a_steps, a_rest) = a.as_chunks::<MR>();
+    debug_assert!(a_rest.is_empty());
     // acc[r][v]: lanes v·LANES.. of tile row r.
     let mut acc = [[Lanes::ZERO; VECS]; MR];
     for (a_p, b_p) in a_steps.iter().zip(b_steps) {

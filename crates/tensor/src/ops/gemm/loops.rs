@@ -8,6 +8,10 @@
 //!     loop 1  jr: NR columns: one B~ micro-panel (KC×NR), streamed from L2/L3 in order
 //!      kernel: MR×NR tile in registers, then stored into C (= on the first pc, += after)
 //! ```
+//! When op(B) comes as rows at offsets (conv2d's implicit im2col), loop 4 packs nothing: each
+//! B~ micro-panel step is already a contiguous run of the padded image, and the kernel reads it
+//! in place (`BPanels::InPlace`). Only A~ is packed.
+//!
 //! Loops 1 and 2 are swapped relative to BLIS, which keeps one B~ micro-panel in L1 and runs
 //! over the A~ micro-panels innermost. Here the innermost loop walks along MR rows of C, so C is
 //! touched as MR sequential streams the prefetcher can follow (measured faster on this machine;
@@ -189,6 +193,8 @@ fn nest(
     // 2×288, not 512 + 64): a short block pays a full C load/store for few rank-1 updates.
     // This depends on k alone, so the summation order stays independent of the thread count.
     let kc_step = k.div_ceil(k.div_ceil(KC));
+    // op(B) with its rows at offsets (conv2d's implicit im2col) is read in place, panel by panel.
+    let shifted = bt.shifted_rows();
     with_buffer(&B_PACK, |b_buf| {
         // loop 5: NC columns at a time; B~ (KC×NC) stays in L3.
         for jc in cols.clone().step_by(NC) {
@@ -197,32 +203,86 @@ fn nest(
             for pc in (0..k).step_by(kc_step) {
                 let depth = pc..k.min(pc + kc_step);
                 let kc = depth.len();
-                // b_packed: [⌈nc/NR⌉ panels][kc][NR], zero columns past the edge of C.
-                let b_packed = aligned(b_buf, nc.div_ceil(NR) * NR * kc);
-                // In parallel, groups of PACK_GROUP panels; alone, the whole block in one pass.
-                let group = if parallel { PACK_GROUP * NR } else { nc.next_multiple_of(NR) };
-                let pack_b = |(g, dst): (usize, &mut [f32])| {
-                    let first = jc + g * group;
-                    let columns = first..(first + group).min(jc + nc);
-                    pack::panels::<NR>(bt, columns, depth.clone(), dst);
+                let b_panels = match shifted {
+                    Some((data, starts)) => {
+                        // Only a partial last panel is packed, so the kernel never reads past
+                        // the end of C's columns (nor of `data`).
+                        let whole = nc / NR;
+                        let tail = aligned(b_buf, if nc.is_multiple_of(NR) { 0 } else { NR * kc });
+                        let last = jc + whole * NR..jc + nc;
+                        if !last.is_empty() {
+                            pack::panels::<NR>(bt, last, depth.clone(), tail);
+                        }
+                        let starts = &starts[depth.clone()];
+                        BPanels::InPlace { data, starts, col0: jc, whole, tail: &*tail }
+                    }
+                    None => {
+                        // b_packed: [⌈nc/NR⌉ panels][kc][NR], zero columns past the edge of C.
+                        let b_packed = aligned(b_buf, nc.div_ceil(NR) * NR * kc);
+                        // In parallel, groups of PACK_GROUP panels; alone, the whole block at once.
+                        let group =
+                            if parallel { PACK_GROUP * NR } else { nc.next_multiple_of(NR) };
+                        let pack_b = |(g, dst): (usize, &mut [f32])| {
+                            let first = jc + g * group;
+                            let columns = first..(first + group).min(jc + nc);
+                            pack::panels::<NR>(bt, columns, depth.clone(), dst);
+                        };
+                        if parallel {
+                            b_packed.par_chunks_mut(group * kc).enumerate().for_each(pack_b);
+                        } else {
+                            b_packed.chunks_mut(group * kc).enumerate().for_each(pack_b);
+                        }
+                        BPanels::Packed(&*b_packed)
+                    }
                 };
-                if parallel {
-                    b_packed.par_chunks_mut(group * kc).enumerate().for_each(pack_b);
-                } else {
-                    b_packed.chunks_mut(group * kc).enumerate().for_each(pack_b);
-                }
-                let b_packed = &*b_packed;
                 // The first block of the sum decides between = and +=; later ones add.
                 let mode = if pc == 0 { acc } else { Accumulate::Add };
                 // loop 3: bands of rows; A~ (band×KC) stays in L2.
                 out.for_each_band(band, parallel, |q, rows| {
                     let block =
                         Block { row0: q * band, depth: depth.clone(), col0: jc - cols.start };
-                    macro_kernel(a, &block, b_packed, rows, mode);
+                    macro_kernel(a, &block, b_panels, rows, mode);
                 });
             }
         }
     });
+}
+
+/// Where loop 1 reads its B~ micro-panels.
+#[derive(Clone, Copy)]
+enum BPanels<'b> {
+    /// Packed by loop 4: `[⌈nc/NR⌉ panels][kc][NR]`.
+    Packed(&'b [f32]),
+    /// op(B) is a matrix whose row `p` is `data[starts[p]..]` (conv2d's implicit im2col: the
+    /// padded image shifted once per row). Step `p` of the micro-panel at column `c` is then
+    /// already contiguous, `data[starts[p] + c..][..NR]`, so the kernel reads it in place and
+    /// packing B (a copy of KH·KW times the image per GEMM) is skipped. `whole` panels from
+    /// column `col0` are read this way; a partial last panel is in `tail`, packed.
+    InPlace { data: &'b [f32], starts: &'b [usize], col0: usize, whole: usize, tail: &'b [f32] },
+}
+
+impl BPanels<'_> {
+    /// Number of micro-panels.
+    fn len(&self, kc: usize) -> usize {
+        match self {
+            BPanels::Packed(b) => b.len() / (NR * kc),
+            BPanels::InPlace { whole, tail, .. } => whole + usize::from(!tail.is_empty()),
+        }
+    }
+
+    /// `tile = a_panel · (micro-panel jr)`.
+    fn tile(&self, jr: usize, a_panel: &[f32], kc: usize, tile: &mut [[f32; NR]; MR]) {
+        match *self {
+            BPanels::Packed(b) => kernel::tile(a_panel, &b[jr * NR * kc..][..NR * kc], tile),
+            BPanels::InPlace { data, starts, col0, whole, tail } => {
+                if jr < whole {
+                    kernel::tile_in_place(a_panel, data, starts, col0 + jr * NR, tile);
+                } else {
+                    kernel::tile(a_panel, tail, tile);
+                }
+            }
+        }
+    }
 }
 
 /// Where one macro-kernel call works: op(A) rows from `row0`, sum steps `depth`, and the local
@@ -235,7 +295,7 @@ struct Block {
 
 /// Loops 2 and 1: packs A~ for the rows of `out`, then runs the kernel over every (A~ panel,
 /// B~ panel) pair and stores each tile's valid part into `out`.
-fn macro_kernel(a: MatRef, block: &Block, b_packed: &[f32], mut out: Out, mode: Accumulate) {
+fn macro_kernel(a: MatRef, block: &Block, b_panels: BPanels, mut out: Out, mode: Accumulate) {
     let mc = out.rows();
     let kc = block.depth.len();
     let width = out.row(0).len();
@@ -249,8 +309,8 @@ fn macro_kernel(a: MatRef, block: &Block, b_packed: &[f32], mut out: Out, mode: 
         for (ir, a_panel) in a_packed.chunks_exact(MR * kc).enumerate() {
             let rows = ir * MR..mc.min(ir * MR + MR);
             // loop 1: the B~ micro-panels (kc×NR) in memory order, i.e. C's columns left to right.
-            for (jr, b_panel) in b_packed.chunks_exact(NR * kc).enumerate() {
-                kernel::tile(a_panel, b_panel, &mut tile);
+            for jr in 0..b_panels.len(kc) {
+                b_panels.tile(jr, a_panel, kc, &mut tile);
                 let col = block.col0 + jr * NR;
                 let cols = col..width.min(col + NR);
                 for (row, tile_r) in rows.clone().zip(&tile) {

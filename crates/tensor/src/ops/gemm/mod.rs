@@ -4,8 +4,8 @@
 //! and both backward passes are GEMMs with one operand transposed. So GEMM gets the full BLIS
 //! treatment (see `docs/gemm.md` for the loop nest drawn out):
 //!
-//! - `kernel.rs` — one MR×NR tile of C from a packed A micro-panel and a packed B micro-panel,
-//!   held in SIMD registers (`wide`).
+//! - `kernel.rs` — one MR×NR tile of C from a packed A micro-panel and a B micro-panel (packed,
+//!   or read in place from rows at offsets), held in SIMD registers (`wide`).
 //! - `pack.rs` — copies blocks of A and B into the order the kernel reads them, zero-padding the
 //!   edges so the kernel never sees a partial tile.
 //! - `loops.rs` — the five BLIS loops (NC, KC, MC, NR, MR), the reused packing buffers, and the

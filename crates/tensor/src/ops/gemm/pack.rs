@@ -50,6 +50,15 @@ impl<'a> MatRef<'a> {
         self.cols
     }
 
+    /// `(data, starts)` when `op(X)ᵀ = X` is stored as rows at offsets, i.e. `op(X)` is
+    /// this view transposed and its row `p` is `data[starts[p]..]`.
+    pub(super) fn shifted_rows(&self) -> Option<(&'a [f32], &'a [usize])> {
+        match (self.t, self.starts) {
+            (Transpose::Yes, RowStarts::At(starts)) => Some((self.data, starts)),
+            _ => None,
+        }
+    }
+
     /// Where stored row `r` of X begins in `data`.
     fn stored_row(&self, r: usize) -> usize {
         match self.starts {
