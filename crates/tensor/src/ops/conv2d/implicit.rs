@@ -22,6 +22,8 @@
 //! padding (`KH = KW = 2·pad + 1`, see `mod.rs`). Other convolutions take the explicit
 //! im2col path (`im2col.rs`).
 
+use super::kernel;
+
 /// The padded grid of a stride-1 convolution of one `h×w` image with a `kh×kw` kernel.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct PaddedGrid {
@@ -111,6 +113,91 @@ impl PaddedGrid {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Pixels per block of [`weight_grad`]: the R rows of dY for one block (4 × 2048 floats =
+/// 32 KiB) stay in L1/L2 while every block of taps passes over them.
+const PIXEL_BLOCK: usize = 2048;
+
+/// `dw[co, k] += Σ_{q < columns} dy[co][q] · x[starts[k] + q]`, with `dy[co] =
+/// dyp[dy_rows[co]..]`: the weight gradient `dW += dY·colsᵀ` on the padded grid, where row `k`
+/// of `cols` is `x` shifted by `starts[k]`, without packing either operand.
+///
+/// Loops: blocks of [`PIXEL_BLOCK`] pixels, then blocks of [`kernel::DW_ROWS`] channels ×
+/// [`kernel::DW_TAPS`] taps in registers ([`kernel::weight_grad_block`]; smaller blocks at the
+/// edges), then the last `columns mod DW_LANES` pixels one by one. The order of every sum depends
+/// on the shapes only.
+pub(super) fn weight_grad(
+    (dyp, dy_rows): (&[f32], &[usize]),
+    (x, starts): (&[f32], &[usize]),
+    columns: usize,
+    dw: &mut [f32],
+) {
+    use kernel::{DW_LANES, DW_ROWS, DW_TAPS, weight_grad_block};
+    let taps = starts.len();
+    debug_assert_eq!(dw.len(), dy_rows.len() * taps);
+    let body = columns / DW_LANES * DW_LANES;
+    for q0 in (0..body).step_by(PIXEL_BLOCK) {
+        let q = q0..body.min(q0 + PIXEL_BLOCK);
+        // One R×T block at (co0, k0): slices of the pixel range, then add its sums into dw.
+        let mut block = |co0: usize, k0: usize, r: usize, t: usize| {
+            let rows = |co: usize| &dyp[dy_rows[co] + q.start..dy_rows[co] + q.end];
+            let shifted = |k: usize| &x[starts[k] + q.start..starts[k] + q.end];
+            let mut add = |sums: &[f32], co: usize| {
+                let row = &mut dw[co * taps + k0..][..sums.len()];
+                row.iter_mut().zip(sums).for_each(|(d, s)| *d += s);
+            };
+            match (r, t) {
+                (DW_ROWS, DW_TAPS) => {
+                    let sums = weight_grad_block::<DW_ROWS, DW_TAPS>(
+                        std::array::from_fn(|i| rows(co0 + i)),
+                        std::array::from_fn(|i| shifted(k0 + i)),
+                    );
+                    sums.iter().enumerate().for_each(|(i, s)| add(s, co0 + i));
+                }
+                (DW_ROWS, _) => {
+                    for k in k0..k0 + t {
+                        let sums = weight_grad_block::<DW_ROWS, 1>(
+                            std::array::from_fn(|i| rows(co0 + i)),
+                            [shifted(k)],
+                        );
+                        let row0 = |i: usize| (co0 + i) * taps + k;
+                        sums.iter().enumerate().for_each(|(i, s)| dw[row0(i)] += s[0]);
+                    }
+                }
+                (_, DW_TAPS) => {
+                    for co in co0..co0 + r {
+                        let sums = weight_grad_block::<1, DW_TAPS>(
+                            [rows(co)],
+                            std::array::from_fn(|i| shifted(k0 + i)),
+                        );
+                        add(&sums[0], co);
+                    }
+                }
+                _ => {
+                    for co in co0..co0 + r {
+                        for k in k0..k0 + t {
+                            dw[co * taps + k] +=
+                                weight_grad_block::<1, 1>([rows(co)], [shifted(k)])[0][0];
+                        }
+                    }
+                }
+            }
+        };
+        for co0 in (0..dy_rows.len()).step_by(DW_ROWS) {
+            let r = DW_ROWS.min(dy_rows.len() - co0);
+            for k0 in (0..taps).step_by(DW_TAPS) {
+                block(co0, k0, r, DW_TAPS.min(taps - k0));
+            }
+        }
+    }
+    // The pixels past the last whole vector.
+    for (co, &row) in dy_rows.iter().enumerate() {
+        for (k, &start) in starts.iter().enumerate() {
+            let tail = (body..columns).map(|q| dyp[row + q] * x[start + q]);
+            dw[co * taps + k] += tail.sum::<f32>();
         }
     }
 }

@@ -1,10 +1,15 @@
 //! SIMD pieces of the conv2d fast path (`wide`). One thread, whole vectors; the callers handle
 //! the tails.
 //!
-//! What this is not: the convolution's arithmetic, which is the GEMM's micro-kernel
-//! (`ops/gemm/kernel.rs`); these are the passes around it.
+//! Most of the convolution's arithmetic is the GEMM's micro-kernel (`ops/gemm/kernel.rs`);
+//! here are the passes around it, and a register-blocked weight-gradient kernel for the layers
+//! whose `dW` is too small for a GEMM to pay for its packing.
 
 use wide::f32x8;
+#[cfg(not(target_feature = "avx512f"))]
+use wide::f32x8 as Lanes;
+#[cfg(target_feature = "avx512f")]
+use wide::f32x16 as Lanes;
 
 /// f32 elements per SIMD vector.
 const LANES: usize = 8;
@@ -33,4 +38,41 @@ pub(super) fn sum_lanes(x: &[f32]) -> f32 {
     }
     let [a, b, c, d] = acc;
     ((a + b) + (c + d)).reduce_add()
+}
+
+/// Floats per vector of [`weight_grad_block`]: 16 with AVX-512 (`f32x16`), else 8.
+pub(super) const DW_LANES: usize = if cfg!(target_feature = "avx512f") { 16 } else { 8 };
+/// Output channels per register block of [`weight_grad_block`].
+pub(super) const DW_ROWS: usize = 4;
+/// Taps (rows of `cols`) per register block of [`weight_grad_block`]. 4 × 6 = 24 accumulators,
+/// plus 6 tap vectors and one dY vector: 31 of the 32 AVX-512 registers.
+pub(super) const DW_TAPS: usize = 6;
+
+/// `sums[r][t] = Σ_q dy[r][q] · taps[t][q]`: one block of the weight gradient `dW = dY·colsᵀ`
+/// for R output channels and T rows of `cols`, over one range of pixels.
+///
+/// All slices have the same length, a multiple of [`DW_LANES`]. Each pixel vector of dY is
+/// loaded once and used T times, each tap vector once and used R times, so the 24 FMAs of a step
+/// need 10 loads, and the sums stay in registers for the whole range. This replaces packing
+/// dY [C_out, pixels] and colsᵀ [pixels, K] for a GEMM whose output (C_out × K, 16 × 27 on
+/// conv1) is tiny next to its reduction (50 176 pixels).
+pub(super) fn weight_grad_block<const R: usize, const T: usize>(
+    dy: [&[f32]; R],
+    taps: [&[f32]; T],
+) -> [[f32; T]; R] {
+    let dy = dy.map(|row| row.as_chunks::<DW_LANES>().0);
+    let taps = taps.map(|row| row.as_chunks::<DW_LANES>().0);
+    let steps = dy.first().map_or(0, |row| row.len());
+    assert!(dy.iter().chain(&taps).all(|row| row.len() == steps), "equal lengths");
+    let mut acc = [[Lanes::ZERO; T]; R];
+    for step in 0..steps {
+        let x: [Lanes; T] = std::array::from_fn(|t| Lanes::new(taps[t][step]));
+        for (acc_r, dy_r) in acc.iter_mut().zip(&dy) {
+            let d = Lanes::new(dy_r[step]);
+            for (a, &x_t) in acc_r.iter_mut().zip(&x) {
+                *a = d.mul_add(x_t, *a);
+            }
+        }
+    }
+    acc.map(|row| row.map(Lanes::reduce_add))
 }

@@ -37,6 +37,13 @@ use self::scratch::{COLS, FLIPPED, PARTIALS, STARTS, with_scratch};
 use crate::ops::gemm::{Accumulate, GemmDims, Operand, Threads, Transpose, gemm_on};
 use crate::{Shape4, Tensor, TensorError};
 
+/// Below this many output channels the implicit path computes `dW` with its own kernel
+/// (`implicit::weight_grad`) instead of a GEMM. A GEMM with M = C_out < 64 has at most 8 A
+/// panels to spread the cost of packing dY and colsᵀ over; measured on one thread, 8 images
+/// (CPU ms, GEMM → own kernel): conv1 3→16 @224 10.8 → 6.7, conv2 16→32 @112 22.8 → 20.6,
+/// conv3 32→64 @56 19.9 → 21.0, conv5 64→128 @56 76.4 → 78.2 (docs/benchmarks.md).
+const DIRECT_WEIGHT_GRAD: usize = 64;
+
 /// Images per backward task. Each chunk sums its own `dW`, `db`; the chunks are then added in
 /// order. Fixed (never derived from the thread count) so that results are reproducible; small
 /// enough that a batch of 32 gives 8 tasks to balance over the threads.
@@ -638,10 +645,17 @@ impl<'a> Implicit<'a> {
                 g.pad(dy, dyp);
                 let (xp, dyp) = (&*xp, &*dyp);
                 // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, columns]·[columns, K], summed.
-                let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
-                let dy_grid = Operand::rows_at(dyp, Transpose::No, self.dy_rows);
-                let cols = Operand::rows_at(xp, Transpose::Yes, self.x_starts);
-                gemm_on(threads, dw_dims, dy_grid, cols, dw, acc)?;
+                if self.c_out < DIRECT_WEIGHT_GRAD {
+                    if image == 0 {
+                        dw.fill(0.0);
+                    }
+                    implicit::weight_grad((dyp, self.dy_rows), (xp, self.x_starts), columns, dw);
+                } else {
+                    let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
+                    let dy_grid = Operand::rows_at(dyp, Transpose::No, self.dy_rows);
+                    let cols = Operand::rows_at(xp, Transpose::Yes, self.x_starts);
+                    gemm_on(threads, dw_dims, dy_grid, cols, dw, acc)?;
+                }
                 add_bias_grad(dy, db);
                 if let Some(dx) = dx.as_deref_mut() {
                     // dx = W' [C_in, C_out·KH·KW] · cols(dyp) [C_out·KH·KW, columns]

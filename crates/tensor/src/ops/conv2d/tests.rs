@@ -305,3 +305,19 @@ proptest! {
         let _ = backward(&x, &w, &dy, p, InputGrad::Skip);
     }
 }
+
+/// The implicit backward's two weight-gradient routes on shapes the random cases do not reach:
+/// its own kernel (C_out < DIRECT_WEIGHT_GRAD) over more than one block of pixels, and the
+/// GEMM (C_out ≥ DIRECT_WEIGHT_GRAD).
+#[test]
+fn both_weight_gradient_routes_match_the_reference() {
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let shapes = [
+        (Shape4::new(2, 2, 50, 47), Shape4::new(5, 2, 3, 3)), // 49·49 + 47 = 2448 pixels
+        (Shape4::new(1, 3, 9, 10), Shape4::new(DIRECT_WEIGHT_GRAD, 3, 3, 3)),
+    ];
+    for (seed, (xs, ws)) in shapes.into_iter().enumerate() {
+        let case = Conv2dCase::new(xs, ws, p, seed as u64).expect("same padding fits");
+        check_backward(&case).expect("matches the reference");
+    }
+}
