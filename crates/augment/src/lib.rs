@@ -13,6 +13,7 @@
 //! - [`batch`]: NCHW batches augmented in parallel, with randomness keyed by
 //!   `(seed, epoch, sample)`, so results do not depend on thread count or batch order.
 //! - [`expand`]: the paper's offline expansion, and preview grids.
+//! - [`tta`]: the eight flips and quarter turns of a square batch, for test-time augmentation.
 //!
 //! Library code takes every `Rng` explicitly; seeds belong to the trainer.
 
@@ -26,6 +27,7 @@ mod image;
 pub mod pipeline;
 pub mod split;
 pub mod transforms;
+pub mod tta;
 
 pub use batch::{augment_sample, balanced_epoch, make_batch, shuffled_epoch};
 pub use error::AugmentError;
@@ -34,3 +36,4 @@ pub use folder::{BadImagePolicy, Dataset, LoadOptions, LoadSize, Sample, Skipped
 pub use image::{CHANNELS, Image, stack};
 pub use pipeline::{AugmentPreset, Pipeline, Step, Transform};
 pub use split::{Part, Split, SplitFractions};
+pub use tta::Symmetry;

@@ -232,6 +232,10 @@ pub struct EvalArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Average over the eight flips and quarter turns of each image (true/false).
+    /// Default: what the run was trained with (its config.json).
+    #[arg(long, value_name = "BOOL")]
+    pub tta: Option<bool>,
 }
 
 /// Options of `trainer predict`.
@@ -247,6 +251,10 @@ pub struct PredictArgs {
     /// run's image size, like the validation images.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
+    /// Average over the eight flips and quarter turns of each image (true/false).
+    /// Default: what the run was trained with (its config.json).
+    #[arg(long, value_name = "BOOL")]
+    pub tta: Option<bool>,
 }
 
 /// Options of `trainer train`.
@@ -345,6 +353,10 @@ pub struct Overrides {
     /// Seed of every random choice (init, split, batch order, augmentation, dropout).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Test-time augmentation (true/false): validation and test average the prediction over
+    /// the eight flips and quarter turns of each image; eval and predict then do the same.
+    #[arg(long, value_name = "BOOL")]
+    pub tta: Option<bool>,
 }
 
 impl Overrides {
@@ -368,6 +380,7 @@ impl Overrides {
             dropout,
             grad_clip,
             seed,
+            tta,
         } = self;
         arch.is_none()
             && init.is_none()
@@ -386,6 +399,7 @@ impl Overrides {
             && dropout.is_none()
             && grad_clip.is_none()
             && seed.is_none()
+            && tta.is_none()
     }
 
     /// Writes every given override into `c`.
@@ -411,6 +425,7 @@ impl Overrides {
         set(&mut c.label_smoothing, self.label_smoothing);
         set(&mut c.dropout, self.dropout);
         set(&mut c.seed, self.seed);
+        set(&mut c.test_time_augmentation, self.tta);
         if let Some(clip) = self.grad_clip {
             c.grad_clip = (clip != 0.0).then_some(clip);
         }

@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tensor::Tensor;
 
 use crate::config::{ClassBalance, OptimizerKind, ScheduleKind, TrainConfig};
-use crate::evaluate::{Evaluation, evaluate, predictions};
+use crate::evaluate::{Evaluation, evaluate, predictions, views};
 use crate::exit::Failure;
 use crate::metrics::{self, EpochRecord};
 use crate::model::{Network, NetworkSpec};
@@ -319,7 +319,8 @@ impl Session {
     }
 
     fn end_epoch(&mut self, started: Instant, images_per_second: f64) -> anyhow::Result<()> {
-        let val = evaluate(&mut self.net, &mut self.tape, &self.val)?;
+        let views = views(self.config.test_time_augmentation);
+        let val = evaluate(&mut self.net, &mut self.tape, &self.val, views)?;
         let s = &self.state;
         let record = EpochRecord {
             epoch: s.epoch + 1,
@@ -413,7 +414,8 @@ impl Session {
         autograd::io::load(&self.dir.best(), &mut self.net, None)?;
         let test =
             data::eval_batches(&self.ds, &self.split.test, self.config.image_size, EVAL_BATCH)?;
-        let result: Evaluation = evaluate(&mut self.net, &mut self.tape, &test)?;
+        let views = views(self.config.test_time_augmentation);
+        let result: Evaluation = evaluate(&mut self.net, &mut self.tape, &test, views)?;
         let report = ClassificationReport::new(
             &self.ds.classes,
             &result.truth,

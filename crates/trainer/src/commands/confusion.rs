@@ -13,7 +13,7 @@ use super::load_trained;
 use super::picture::{self, enlarge, factor_for, grid};
 use crate::cli::{SplitChoice, Weights};
 use crate::data;
-use crate::evaluate::evaluate;
+use crate::evaluate::{evaluate, views};
 use crate::report::ClassificationReport;
 
 /// Side of the confusion-matrix image in pixels.
@@ -52,7 +52,8 @@ pub fn confusion(args: &ConfusionArgs) -> anyhow::Result<()> {
     let (folder, ds, indices) = super::evaluation_images(&t, args.data.as_deref(), args.split)?;
     let batch_size = 64;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, batch_size)?;
-    let result = evaluate(&mut t.net, &mut Tape::new(), &batches)?;
+    let views = views(t.config.test_time_augmentation);
+    let result = evaluate(&mut t.net, &mut Tape::new(), &batches, views)?;
     let report = ClassificationReport::new(
         &t.classes,
         &result.truth,

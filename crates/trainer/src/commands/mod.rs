@@ -15,7 +15,7 @@ use tensor::Rng;
 
 use crate::cli::{Cli, Command, EvalArgs, PredictArgs, SplitChoice, TrainArgs, Weights};
 use crate::config::TrainConfig;
-use crate::evaluate::evaluate;
+use crate::evaluate::{evaluate, views};
 use crate::exit::Failure;
 use crate::model::Network;
 use crate::report::ClassificationReport;
@@ -174,7 +174,8 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let mut t = load_trained(&args.model, args.weights)?;
     let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), args.split)?;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, 64)?;
-    let result = evaluate(&mut t.net, &mut Tape::new(), &batches)?;
+    let tta = args.tta.unwrap_or(t.config.test_time_augmentation);
+    let result = evaluate(&mut t.net, &mut Tape::new(), &batches, views(tta))?;
     let report = ClassificationReport::new(
         &t.classes,
         &result.truth,
@@ -230,7 +231,8 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let x = augment::stack(&images)?;
     // Targets are unknown; the probabilities do not depend on them.
     let batch = vec![(x, vec![0; images.len()])];
-    let result = evaluate(&mut t.net, &mut Tape::new(), &batch)?;
+    let tta = args.tta.unwrap_or(t.config.test_time_augmentation);
+    let result = evaluate(&mut t.net, &mut Tape::new(), &batch, views(tta))?;
     let header: Vec<String> = t.classes.iter().map(|c| format!("{c:>12}")).collect();
     println!("{:<40}  {:<12}  {}", "image", "class", header.join(" "));
     for ((path, &p), probs) in args.images.iter().zip(&result.predicted).zip(&result.probabilities)
