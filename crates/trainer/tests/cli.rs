@@ -96,13 +96,21 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
     assert!(report["accuracy"].as_f64().unwrap() > 0.6, "{report}");
 
     let image = data.join("nebulae/obj0.png");
-    let out = trainer(&["predict", "--model", run.to_str().unwrap(), image.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    let line = String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().to_string();
-    let probs: Vec<f32> =
-        line.split_whitespace().rev().take(3).map(|p| p.parse().unwrap()).collect();
-    assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-3, "{line}");
-    assert!(line.contains("nebulae"), "{line}");
+    // Without and with test-time augmentation (the mean over the eight flips and quarter turns
+    // is still a distribution, and the colour-coded image keeps its class).
+    let mut rows = Vec::new();
+    for tta in ["false", "true"] {
+        let (model, image) = (run.to_str().unwrap(), image.to_str().unwrap());
+        let out = trainer(&["predict", "--model", model, "--tta", tta, image]);
+        assert!(out.status.success(), "{}", text(&out));
+        let line = String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().to_string();
+        let probs: Vec<f32> =
+            line.split_whitespace().rev().take(3).map(|p| p.parse().unwrap()).collect();
+        assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-3, "{line}");
+        assert!(line.contains("nebulae"), "{line}");
+        rows.push(probs);
+    }
+    assert_ne!(rows[0], rows[1], "--tta true must average other views, not repeat the image");
     let _ = std::fs::remove_dir_all(root);
 }
 
