@@ -8,7 +8,7 @@
 //!   metrics.csv          one row per finished epoch
 //!   checkpoint-<step>.safetensors   latest weights + optimizer state (for --resume)
 //!   state.json           where the run stands and which checkpoint holds it
-//!   best.safetensors     the weights with the best validation accuracy so far
+//!   best.safetensors     the weights with the best validation accuracy so far (ties: lower loss)
 //!   curves.png           loss and accuracy curves
 //!   test.json / test.txt / test_confusion.csv   the final test report (best weights)
 //! ```

@@ -1,5 +1,6 @@
 //! The training loop: epochs of augmented batches, validation after each epoch, checkpoints,
-//! the best model by validation accuracy, and the test report at the end.
+//! the best model by validation accuracy (ties: lower validation loss), and the test report at
+//! the end.
 //!
 //! Reproducibility: every random choice is keyed, never drawn from a running stream — weights
 //! by `(seed, INIT)`, the epoch order by `(seed, epoch)`, each image's augmentation by
@@ -332,7 +333,13 @@ impl Session {
             seconds: started.elapsed().as_secs_f32(),
             images_per_second: images_per_second as f32,
         };
-        let improved = self.state.best.is_none_or(|(best, _)| record.val_acc > best);
+        // Better accuracy, or the same accuracy at a lower loss: with ~90 validation images
+        // many epochs tie on accuracy, and the loss tells the more confident of them apart.
+        let improved = self.state.best.is_none_or(|(best_acc, best_epoch)| {
+            let best_loss = self.history.iter().find(|r| r.epoch == best_epoch).map(|r| r.val_loss);
+            record.val_acc > best_acc
+                || (record.val_acc == best_acc && best_loss.is_some_and(|l| record.val_loss < l))
+        });
         println!(
             "epoch {:>3}/{}  train loss {:.4} acc {:5.1} %  val loss {:.4} acc {:5.1} %  lr {:.2e}  \
              {:.1} s ({:.0} img/s){}",
