@@ -2,16 +2,18 @@
 //! of one output row at a time, on one thread, no tails (the loop nest in `mod.rs` pads them).
 //!
 //! Window `j` of a row pair reads `top[2j], top[2j+1], bottom[2j], bottom[2j+1]`, so the lanes
-//! first de-interleave each row into its even and odd columns. The arrays are built with
-//! constant indices, which the compiler turns into register shuffles (`vpermt2ps` on AVX-512);
-//! `wide` has no float shuffle of its own. After that every window is a lane, and the
-//! reference's fold `best = t0; if c > best { best = c }` for `c` in `t1, b0, b1` runs as three
+//! first de-interleave each row into its even and odd columns: `wide` has no two-vector float
+//! shuffle, so each half of the row is permuted on its own (`u32x16::shuffle`, one `vpermd` on
+//! AVX-512) and the halves are blended. Left to the compiler, building the arrays element by
+//! element became 64 single-float inserts per row pair. After that every window is a lane, and
+//! the reference's fold `best = t0; if c > best { best = c }` for `c` in `t1, b0, b1` runs as three
 //! compare-and-selects: the same comparisons in the same order, so values, winners, ties (first
 //! in row-major order) and NaN (a NaN `t0` wins, a later NaN never does) match it exactly.
 //!
 //! Backward uses that 2×2/2 windows do not overlap: each window owns its four `dx` elements,
 //! so one pass writes `dy` at the winner and `0` at the other three, with no zero fill first.
 
+use wide::bytemuck::cast;
 use wide::{f32x16, u32x16};
 
 /// Outputs per SIMD vector.
@@ -21,15 +23,67 @@ pub(super) const LANES: usize = 16;
 const EVEN_COLUMNS: u32x16 =
     u32x16::new([0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]);
 
-fn even_odd(row: &[f32; 2 * LANES]) -> (f32x16, f32x16) {
-    let even = f32x16::new(std::array::from_fn(|j| row[2 * j]));
-    let odd = f32x16::new(std::array::from_fn(|j| row[2 * j + 1]));
-    (even, odd)
+/// A mask with all ones in lane `i` where bit `i` of `bits` is set.
+const fn mask(bits: u16) -> u32x16 {
+    let mut lanes = [0; LANES];
+    let mut i = 0;
+    while i < LANES {
+        lanes[i] = if bits >> i & 1 == 1 { u32::MAX } else { 0 };
+        i += 1;
+    }
+    u32x16::new(lanes)
 }
 
+/// Lanes 0–7: the first half of a vector.
+const FIRST_HALF: u32x16 = mask(0x00ff);
+/// Lanes 0, 2, 4, …, 14.
+const EVEN_LANES: u32x16 = mask(0x5555);
+
+/// Shuffle indices: lane `j` reads element `(2j + first) mod 16` of a 16-float half.
+const fn every_other(first: u32) -> u32x16 {
+    let mut idx = [0; LANES];
+    let mut j = 0;
+    while j < LANES {
+        idx[j] = (2 * j as u32 + first) % 16;
+        j += 1;
+    }
+    u32x16::new(idx)
+}
+
+/// Shuffle indices: lane `i` reads element `i/2 + first` (each element twice).
+const fn each_twice(first: u32) -> u32x16 {
+    let mut idx = [0; LANES];
+    let mut i = 0;
+    while i < LANES {
+        idx[i] = i as u32 / 2 + first;
+        i += 1;
+    }
+    u32x16::new(idx)
+}
+
+/// Indices picking the even / odd elements of a half into lanes 0–7 (and again into 8–15).
+const EVENS: u32x16 = every_other(0);
+const ODDS: u32x16 = every_other(1);
+/// Indices repeating elements 0–7 / 8–15 of a vector twice each.
+const FIRST_EACH_TWICE: u32x16 = each_twice(0);
+const SECOND_EACH_TWICE: u32x16 = each_twice(8);
+
+/// `(row[0], row[2], …, row[30])` and `(row[1], row[3], …, row[31])`.
+#[inline(always)]
+fn even_odd(row: &[f32; 2 * LANES]) -> (f32x16, f32x16) {
+    // Bits, not floats, move through the shuffles: a NaN comes out exactly as it went in.
+    let [lo, hi]: [u32x16; 2] = cast(*row);
+    let pick =
+        |idx: u32x16| -> f32x16 { cast(FIRST_HALF.select(lo.shuffle(idx), hi.shuffle(idx))) };
+    (pick(EVENS), pick(ODDS))
+}
+
+/// The inverse of [`even_odd`]: `[even[0], odd[0], even[1], odd[1], …]`.
+#[inline(always)]
 fn interleave(even: f32x16, odd: f32x16) -> [f32; 2 * LANES] {
-    let (even, odd) = (even.to_array(), odd.to_array());
-    std::array::from_fn(|i| if i % 2 == 0 { even[i / 2] } else { odd[i / 2] })
+    let (even, odd): (u32x16, u32x16) = (cast(even), cast(odd));
+    let half = |idx: u32x16| EVEN_LANES.select(even.shuffle(idx), odd.shuffle(idx));
+    cast([half(FIRST_EACH_TWICE), half(SECOND_EACH_TWICE)])
 }
 
 /// `y[j] = max(top[2j], top[2j+1], bottom[2j], bottom[2j+1])` for the [`LANES`] windows of one
