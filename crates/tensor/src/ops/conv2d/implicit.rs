@@ -105,11 +105,11 @@ impl PaddedGrid {
         let planes = wide.chunks_exact(columns).zip(out.chunks_exact_mut(pixels));
         for (c, (wide, out)) in planes.enumerate() {
             let rows = wide.chunks(pitch).zip(out.chunks_exact_mut(self.out_w));
-            match bias {
+            match bias.map(|b| b[c]) {
                 None => rows.for_each(|(src, dst)| dst.copy_from_slice(&src[..self.out_w])),
                 Some(b) => {
                     for (src, dst) in rows {
-                        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + b[c]);
+                        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + b);
                     }
                 }
             }

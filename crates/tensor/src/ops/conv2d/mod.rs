@@ -15,11 +15,17 @@
 //! dx_n   = col2im(Wᵀ · dY_n)
 //! ```
 //!
-//! Images run in parallel (rayon), and each GEMM is parallel inside. The im2col matrices live
-//! in per-thread scratch buffers, so a warmed-up call allocates only its outputs (and the
-//! `_into` variants nothing). The batch is cut into chunks of [`BATCH_CHUNK`] images whose
-//! partial `dW`, `db` are summed in chunk order: the chunking does not depend on the number of
-//! threads, so the gradients are bit-identical whatever `RAYON_NUM_THREADS` is.
+//! For stride 1 (every layer of the paper) `cols` is never built: on the zero-padded image's
+//! grid each row of it is the padded image shifted, and the GEMM reads it in place
+//! (`implicit.rs`); with "same" padding `dx` is then the padded `dy` convolved with the
+//! 180°-turned kernel, one GEMM with no col2im. `docs/convolution.md` §7 derives both.
+//!
+//! Images run in parallel (rayon); each GEMM is split over the pool too only when the batch
+//! alone cannot keep it busy. Scratch buffers are per thread, so a warmed-up call allocates
+//! only its outputs (and the `_into` variants nothing). The batch is cut into chunks of
+//! [`BATCH_CHUNK`] images whose partial `dW`, `db` are summed in chunk order: the chunking does
+//! not depend on the number of threads, so the gradients are bit-identical whatever
+//! `RAYON_NUM_THREADS` is.
 
 mod im2col;
 mod implicit;
