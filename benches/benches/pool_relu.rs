@@ -1,6 +1,8 @@
 //! The memory-bound ops of the paper's network against a plain copy of the same tensor, in
 //! bytes moved per second, on 2 rayon threads: conv1's output [32, 16, 224, 224] (103 MB) is
 //! what the first ReLU and the first 2×2 max-pool read, the biggest of their calls in a step.
+//! The max-pool also runs on the last pool's input of the 64² network, [64, 128, 16, 16]
+//! (8 MB): 8 outputs per row, fewer than one SIMD block, so every row is a padded tail.
 //!
 //! Bytes counted per call (f32 and u32 are 4 bytes, `L` = elements of x):
 //! copy 8·L (read x, write y); relu forward 8·L; relu backward 12·L (x, dy, dx);
@@ -51,22 +53,24 @@ fn memory_bound(c: &mut Criterion) {
         b.iter(|| pool.install(|| relu::backward_into(black_box(&x), &dy, &mut dx)))
     });
 
-    let (mut pooled, mut argmax) = (Tensor::default(), Vec::new());
-    g.throughput(Throughput::Bytes(6 * len));
-    g.bench_function(BenchmarkId::new("max_pool2d 2x2 forward", name), |b| {
-        b.iter(|| {
-            pool.install(|| max_pool2d::forward_into(black_box(&x), p, &mut pooled, &mut argmax))
-        })
-    });
-    let x_shape = x.shape4("bench").expect("4-D");
-    let dpooled = Tensor::from_fn(pooled.dims(), |_| rng.uniform(-1.0, 1.0));
-    g.bench_function(BenchmarkId::new("max_pool2d 2x2 backward", name), |b| {
-        b.iter(|| {
-            pool.install(|| {
-                max_pool2d::backward_into(black_box(&dpooled), &argmax, x_shape, &mut dx)
+    let last_pool_64 = Tensor::from_fn(&[64, 128, 16, 16], |_| rng.uniform(-1.0, 1.0));
+    for (x, name) in [(&x, name), (&last_pool_64, "[64, 128, 16, 16]")] {
+        let (mut pooled, mut argmax) = (Tensor::default(), Vec::new());
+        g.throughput(Throughput::Bytes(6 * x.len() as u64));
+        g.bench_function(BenchmarkId::new("max_pool2d 2x2 forward", name), |b| {
+            b.iter(|| {
+                pool.install(|| max_pool2d::forward_into(black_box(x), p, &mut pooled, &mut argmax))
             })
-        })
-    });
+        });
+        let x_shape = x.shape4("bench").expect("4-D");
+        let dpooled = Tensor::from_fn(pooled.dims(), |_| rng.uniform(-1.0, 1.0));
+        g.bench_function(BenchmarkId::new("max_pool2d 2x2 backward", name), |b| {
+            b.iter(|| {
+                let dy = black_box(&dpooled);
+                pool.install(|| max_pool2d::backward_into(dy, &argmax, x_shape, &mut dx))
+            })
+        });
+    }
     g.finish();
 }
 

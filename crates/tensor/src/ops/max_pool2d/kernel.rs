@@ -1,5 +1,6 @@
 //! The hot 2×2 window with stride 2 over whole SIMD lanes (`wide::f32x16`): [`LANES`] outputs
-//! of one output row at a time, on one thread, no tails (the loop nest in `mod.rs` pads them).
+//! of one output row at a time, on one thread, no tails (the loop nest in `mod.rs` overlaps the
+//! last block of a row with the one before it, and pads rows narrower than one block).
 //!
 //! Window `j` of a row pair reads `top[2j], top[2j+1], bottom[2j], bottom[2j+1]`, so the lanes
 //! first de-interleave each row into its even and odd columns: `wide` has no two-vector float

@@ -183,10 +183,19 @@ pub fn backward_into(
     Ok(())
 }
 
+/// Where each block of [`kernel::LANES`] outputs of an `out_w`-long row starts (`out_w ≥ LANES`):
+/// every `LANES` outputs, with the last block moved back to end exactly at the row's end. It then
+/// recomputes a few outputs of the block before it, with identical results, and no output needs
+/// a padded tail.
+fn block_starts(out_w: usize) -> impl Iterator<Item = usize> {
+    const L: usize = kernel::LANES;
+    (0..out_w.div_ceil(L)).map(move |b| (b * L).min(out_w - L))
+}
+
 /// Forward of the 2×2/2 window over one plane `x` [H, W] (row length `w`) into `y` and
 /// `argmax` [OH, OW] with OW = `out_w`: [`kernel::max_pool_2x2_lanes`] on each block of
-/// [`kernel::LANES`] outputs, the row's last partial block padded with zeros (their outputs are
-/// dropped). `offset` is the plane's first flat index in the whole input.
+/// [`kernel::LANES`] outputs (see [`block_starts`]); a row narrower than one block runs on a
+/// zero-padded copy. `offset` is the plane's first flat index in the whole input.
 fn max_pool_2x2_plane(
     x: &[f32],
     w: usize,
@@ -201,34 +210,42 @@ fn max_pool_2x2_plane(
     for (oh, (y_row, arg_row)) in rows.enumerate() {
         // top, bottom: the [2·OW] columns of input rows 2·oh and 2·oh + 1 that windows cover.
         let top_start = 2 * oh * w;
-        let (top, _) = x[top_start..top_start + 2 * out_w].as_chunks::<{ 2 * L }>();
-        let (bottom, _) = x[top_start + w..top_start + w + 2 * out_w].as_chunks::<{ 2 * L }>();
-        let (y_blocks, y_tail) = y_row.as_chunks_mut::<L>();
-        let (arg_blocks, arg_tail) = arg_row.as_chunks_mut::<L>();
-        let blocks = top.iter().zip(bottom).zip(y_blocks.iter_mut().zip(arg_blocks));
-        for (b, ((t, bo), (yb, ab))) in blocks.enumerate() {
-            let first = offset + (top_start + 2 * L * b) as u32;
-            kernel::max_pool_2x2_lanes(t, bo, first, w as u32, yb, ab);
+        let top = &x[top_start..top_start + 2 * out_w];
+        let bottom = &x[top_start + w..top_start + w + 2 * out_w];
+        let first = offset + top_start as u32;
+        if out_w < L {
+            // Narrower than one block: run it on zero-padded copies and keep the real outputs.
+            let (mut t, mut b) = ([0.0; 2 * L], [0.0; 2 * L]);
+            t[..2 * out_w].copy_from_slice(top);
+            b[..2 * out_w].copy_from_slice(bottom);
+            let (mut y_block, mut arg_block) = ([0.0; L], [0; L]);
+            kernel::max_pool_2x2_lanes(&t, &b, first, w as u32, &mut y_block, &mut arg_block);
+            y_row.copy_from_slice(&y_block[..out_w]);
+            arg_row.copy_from_slice(&arg_block[..out_w]);
+            continue;
         }
-        let done = out_w - y_tail.len();
-        if !y_tail.is_empty() {
-            let (mut t, mut bo) = ([0.0; 2 * L], [0.0; 2 * L]);
-            let tail = 2 * y_tail.len();
-            t[..tail].copy_from_slice(&x[top_start + 2 * done..][..tail]);
-            bo[..tail].copy_from_slice(&x[top_start + w + 2 * done..][..tail]);
-            let (mut yb, mut ab) = ([0.0; L], [0; L]);
-            let first = offset + (top_start + 2 * done) as u32;
-            kernel::max_pool_2x2_lanes(&t, &bo, first, w as u32, &mut yb, &mut ab);
-            y_tail.copy_from_slice(&yb[..y_tail.len()]);
-            arg_tail.copy_from_slice(&ab[..arg_tail.len()]);
+        for j in block_starts(out_w) {
+            let cols = 2 * j..2 * j + 2 * L;
+            let fits = "block_starts keeps j + L <= OW";
+            let (y_block, arg_block) = (&mut y_row[j..j + L], &mut arg_row[j..j + L]);
+            kernel::max_pool_2x2_lanes(
+                top[cols.clone()].try_into().expect(fits),
+                bottom[cols].try_into().expect(fits),
+                first + 2 * j as u32,
+                w as u32,
+                y_block.try_into().expect("L outputs"),
+                arg_block.try_into().expect("L outputs"),
+            );
         }
     }
 }
 
 /// Backward over one plane when every winner lies in its own 2×2 cell: `dx` [H, W] (row length
-/// `w`) from `dy` and `argmax` [OH, OW] with OW = `out_w`, each `dx` element written once (the
-/// cells' four by [`kernel::max_pool_2x2_backward_lanes`], the rows and columns no cell covers
-/// with 0). Returns false as soon as a winner is outside its cell (`dx` is then partly written).
+/// `w`) from `dy` and `argmax` [OH, OW] with OW = `out_w`, each `dx` element written once (or,
+/// where the last block overlaps the one before it, twice with the same value): the cells'
+/// four by [`kernel::max_pool_2x2_backward_lanes`] (on a padded copy for a row narrower than one
+/// block), the rows and columns no cell covers with 0. Returns false
+/// as soon as a winner is outside its cell (`dx` is then partly written).
 fn max_pool_2x2_backward_plane(
     dy: &[f32],
     argmax: &[u32],
@@ -250,32 +267,34 @@ fn max_pool_2x2_backward_plane(
         let (bottom, bottom_rest) = bottom.split_at_mut(2 * out_w);
         top_rest.fill(0.0);
         bottom_rest.fill(0.0);
-        let (top_blocks, top_tail) = top.as_chunks_mut::<{ 2 * L }>();
-        let (bottom_blocks, bottom_tail) = bottom.as_chunks_mut::<{ 2 * L }>();
-        let (dy_blocks, dy_tail) = dy_row.as_chunks::<L>();
-        let (arg_blocks, arg_tail) = arg_row.as_chunks::<L>();
-        let top_start = offset + (2 * oh * w) as u32;
-        let blocks = top_blocks.iter_mut().zip(bottom_blocks).zip(dy_blocks.iter().zip(arg_blocks));
-        for (b, ((t, bo), (g, a))) in blocks.enumerate() {
-            let first = top_start + (2 * L * b) as u32;
-            if !kernel::max_pool_2x2_backward_lanes(g, a, first, w as u32, t, bo) {
+        let first = offset + (2 * oh * w) as u32;
+        if out_w < L {
+            // Narrower than one block: pad with gradient 0 at each padding window's own
+            // top-left (so it counts as in its cell), and keep the real columns.
+            let mut g = [0.0; L];
+            let mut a = std::array::from_fn(|j| first.wrapping_add(2 * j as u32));
+            g[..out_w].copy_from_slice(dy_row);
+            a[..out_w].copy_from_slice(arg_row);
+            let (mut t, mut b) = ([0.0; 2 * L], [0.0; 2 * L]);
+            if !kernel::max_pool_2x2_backward_lanes(&g, &a, first, w as u32, &mut t, &mut b) {
                 return false;
             }
+            top.copy_from_slice(&t[..2 * out_w]);
+            bottom.copy_from_slice(&b[..2 * out_w]);
+            continue;
         }
-        if !dy_tail.is_empty() {
-            let done = out_w - dy_tail.len();
-            let first = top_start + (2 * done) as u32;
-            // Pad with gradient 0 at each padding window's own top-left, so it is in its cell.
-            let (mut g, mut a) =
-                ([0.0; L], std::array::from_fn(|j| first.wrapping_add(2 * j as u32)));
-            g[..dy_tail.len()].copy_from_slice(dy_tail);
-            a[..arg_tail.len()].copy_from_slice(arg_tail);
-            let (mut t, mut bo) = ([0.0; 2 * L], [0.0; 2 * L]);
-            if !kernel::max_pool_2x2_backward_lanes(&g, &a, first, w as u32, &mut t, &mut bo) {
+        for j in block_starts(out_w) {
+            let written = kernel::max_pool_2x2_backward_lanes(
+                dy_row[j..j + L].try_into().expect("block_starts keeps j + L <= OW"),
+                arg_row[j..j + L].try_into().expect("block_starts keeps j + L <= OW"),
+                first + 2 * j as u32,
+                w as u32,
+                (&mut top[2 * j..2 * j + 2 * L]).try_into().expect("2·L columns"),
+                (&mut bottom[2 * j..2 * j + 2 * L]).try_into().expect("2·L columns"),
+            );
+            if !written {
                 return false;
             }
-            top_tail.copy_from_slice(&t[..top_tail.len()]);
-            bottom_tail.copy_from_slice(&bo[..bottom_tail.len()]);
         }
     }
     uncovered_rows.fill(0.0);
