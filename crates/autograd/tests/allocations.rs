@@ -2,8 +2,8 @@
 //!
 //! This binary installs a global allocator that counts every allocation (its own binary, so the
 //! counting applies nowhere else), runs a small CNN on the tape (conv, batch norm, relu,
-//! max-pool, linear, cross-entropy, SGD with momentum, `tape.reset()`), and counts what the
-//! steps after the warm-up allocate, at two batch sizes.
+//! max-pool, dropout, linear, cross-entropy, SGD with momentum or AdamW, `tape.reset()`), and
+//! counts what the steps after the warm-up allocate, at two batch sizes.
 //!
 //! The only allocations left are the `Vec<&mut Parameter>` lists that `Module::parameters_mut`
 //! builds (the loop asks for one per `take_param_grads` and one per `opt.step`): a fixed count
@@ -23,9 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use autograd::init::Init;
 use autograd::loss::{CrossEntropyOptions, softmax_cross_entropy};
 use autograd::nn::{
-    BatchNorm2d, Conv2d, Conv2dParams, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential,
+    BatchNorm2d, Conv2d, Conv2dParams, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU,
+    Sequential,
 };
-use autograd::optim::{Optimizer, Sgd};
+use autograd::optim::{AdamW, Optimizer, Sgd};
 use autograd::{Result, Tape};
 use tensor::{Rng, Tensor};
 
@@ -70,7 +71,7 @@ fn allocations() -> u64 {
 }
 
 /// conv 3→8 → batch norm → relu → 2×2 max-pool → conv 8→8 → relu → 2×2 max-pool → flatten →
-/// linear → relu → linear to 3 classes, for `hw`×`hw` images.
+/// linear → relu → dropout → linear to 3 classes, for `hw`×`hw` images.
 fn small_cnn(hw: usize) -> Sequential {
     let mut rng = Rng::new(7);
     let same = Conv2dParams { stride: 1, padding: 1 };
@@ -85,6 +86,7 @@ fn small_cnn(hw: usize) -> Sequential {
         Box::new(Flatten),
         Box::new(Linear::new(8 * (hw / 4) * (hw / 4), 16, Init::PytorchDefault, &mut rng)),
         Box::new(ReLU),
+        Box::new(Dropout::new(0.25, Rng::new(8)).expect("0.25 is a valid p")),
         Box::new(Linear::new(16, 3, Init::PytorchDefault, &mut rng)),
     ])
 }
@@ -92,7 +94,7 @@ fn small_cnn(hw: usize) -> Sequential {
 /// One training step as the trainer runs it.
 fn step(
     model: &mut Sequential,
-    opt: &mut Sgd,
+    opt: &mut dyn Optimizer,
     tape: &mut Tape,
     images: &Tensor,
     labels: &[usize],
@@ -109,10 +111,14 @@ fn step(
 }
 
 /// Allocations of each of `steps` steps after `warmup` steps, at batch size `n` of 20×20 images.
-fn allocations_per_step(n: usize, warmup: usize, steps: usize) -> Vec<u64> {
+fn allocations_per_step(
+    opt: &mut dyn Optimizer,
+    n: usize,
+    warmup: usize,
+    steps: usize,
+) -> Vec<u64> {
     let hw = 20;
     let mut model = small_cnn(hw);
-    let mut opt = Sgd::new(0.01).momentum(0.9);
     let mut tape = Tape::new();
     let mut rng = Rng::new(n as u64);
     let images = Tensor::from_fn(&[n, 3, hw, hw], |_| rng.uniform(0.0, 1.0));
@@ -121,7 +127,7 @@ fn allocations_per_step(n: usize, warmup: usize, steps: usize) -> Vec<u64> {
     let mut losses = Vec::with_capacity(warmup + steps);
     for i in 0..warmup + steps {
         let before = allocations();
-        let loss = step(&mut model, &mut opt, &mut tape, &images, &labels).expect("valid step");
+        let loss = step(&mut model, opt, &mut tape, &images, &labels).expect("valid step");
         let after = allocations();
         losses.push(loss);
         if i >= warmup {
@@ -146,8 +152,12 @@ fn a_warmed_up_training_step_allocates_only_the_parameter_lists() {
         };
         assert!(list > 0, "a Vec of 8 parameters is on the heap");
         for n in [2, 8] {
-            let counts = allocations_per_step(n, 2, 4);
-            assert_eq!(counts, vec![2 * list; 4], "batch {n}: allocations per step");
+            let sgd = &mut Sgd::new(0.01).momentum(0.9);
+            let adamw = &mut AdamW::new(0.01);
+            for opt in [sgd as &mut dyn Optimizer, adamw] {
+                let counts = allocations_per_step(opt, n, 2, 4);
+                assert_eq!(counts, vec![2 * list; 4], "batch {n}, {opt:?}: allocations per step");
+            }
         }
     });
 }
