@@ -103,8 +103,9 @@ pub fn forward_into(
 /// `dy` [N, C, OH, OW] → `dx` [N, C, H, W] with `x_shape` = the forward input's shape.
 ///
 /// A plane whose every winner lies in its own 2×2 cell `{2i, 2i+1} × {2j, 2j+1}` (always so
-/// after a 2×2/2 forward) is written in one pass, each `dx` element exactly once; any other
-/// plane is zeroed and scattered into. Both give the formula above.
+/// after a 2×2/2 forward) is written in one pass with no zero fill first: `dy` at each winner,
+/// 0 at the other three elements of its cell and at the rows and columns no cell covers. Any
+/// other plane is zeroed and scattered into. Both give the formula above.
 ///
 /// # Errors
 /// [`TensorError::WrongRank`] unless `dy` is 4-D; [`TensorError::ShapeMismatch`] when `dy`'s
