@@ -39,6 +39,12 @@ pub(super) const MC: usize = 144;
 /// of the 32 KiB L1d, and each kernel call amortises its C load/store (2·MR·NR floats) over
 /// KC rank-1 updates. Going from 256 to 512 gained ~10 % at 1024³ (docs/gemm.md).
 pub(super) const KC: usize = 512;
+/// Steps of the sum per block when B is read in place (no B~ to keep small): an A~ micro-panel
+/// is MR×768 floats = 24 KiB, still inside the 32 KiB L1d, and conv's k = 576 (3×3, 64
+/// channels) becomes one block instead of 2 × 288, so each C tile is written once. Per-image
+/// conv GEMMs, one thread, alternating runs: conv5 forward 106.7 → 109–114 GFLOP/s, conv4
+/// forward and dx 106–110 → 108–113 (docs/benchmarks.md).
+pub(super) const KC_IN_PLACE: usize = 768;
 /// Columns of op(B) per packed B~ block (loop 5), a multiple of NR for both vector widths:
 /// B~ = KC×NC floats = 4 MiB, an eighth of the 32 MiB L3.
 pub(super) const NC: usize = 2048;
@@ -191,10 +197,12 @@ fn nest(
     let k = a.cols();
     // Split the sum into ⌈k/KC⌉ equal blocks rather than KC + a short remainder (k = 576 is
     // 2×288, not 512 + 64): a short block pays a full C load/store for few rank-1 updates.
-    // This depends on k alone, so the summation order stays independent of the thread count.
-    let kc_step = k.div_ceil(k.div_ceil(KC));
+    // (KC_IN_PLACE instead of KC when B is read in place.) This depends on k and the operand
+    // kinds alone, so the summation order stays independent of the thread count.
     // op(B) with its rows at offsets (conv2d's implicit im2col) is read in place, panel by panel.
     let shifted = bt.shifted_rows();
+    let kc_max = if shifted.is_some() { KC_IN_PLACE } else { KC };
+    let kc_step = k.div_ceil(k.div_ceil(kc_max));
     with_buffer(&B_PACK, |b_buf| {
         // loop 5: NC columns at a time; B~ (KC×NC) stays in L3.
         for jc in cols.clone().step_by(NC) {
