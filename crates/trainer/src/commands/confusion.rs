@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use autograd::Tape;
 use clap::Args;
 use plotters::prelude::*;
 
@@ -13,7 +12,6 @@ use super::load_trained;
 use super::picture::{self, enlarge, factor_for, grid};
 use crate::cli::{SplitChoice, Weights};
 use crate::data;
-use crate::evaluate::{evaluate, views};
 use crate::report::ClassificationReport;
 
 /// Side of the confusion-matrix image in pixels.
@@ -37,6 +35,10 @@ pub struct ConfusionArgs {
     /// How many confidently wrong images to show.
     #[arg(long, default_value_t = 16)]
     pub wrong: usize,
+    /// Average over the eight flips and quarter turns of each image (true/false).
+    /// Default: what the run was trained with (its config.json).
+    #[arg(long, value_name = "BOOL")]
+    pub tta: Option<bool>,
     /// The confusion-matrix PNG; the wrong images go to <name>_wrong.png beside it.
     #[arg(long)]
     pub out: PathBuf,
@@ -52,14 +54,7 @@ pub fn confusion(args: &ConfusionArgs) -> anyhow::Result<()> {
     let (folder, ds, indices) = super::evaluation_images(&t, args.data.as_deref(), args.split)?;
     let batch_size = 64;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, batch_size)?;
-    let views = views(t.config.test_time_augmentation);
-    let result = evaluate(&mut t.net, &mut Tape::new(), &batches, views)?;
-    let report = ClassificationReport::new(
-        &t.classes,
-        &result.truth,
-        &result.predicted,
-        Some(result.mean_loss),
-    )?;
+    let (result, report) = super::classify(&mut t, &batches, args.tta)?;
     draw_matrix(
         &report,
         &format!("{} on {:?} of {}", args.model.display(), args.split, folder.display()),

@@ -15,7 +15,7 @@ use tensor::Rng;
 
 use crate::cli::{Cli, Command, EvalArgs, PredictArgs, SplitChoice, TrainArgs, Weights};
 use crate::config::TrainConfig;
-use crate::evaluate::{evaluate, views};
+use crate::evaluate::{Evaluation, evaluate, views};
 use crate::exit::Failure;
 use crate::model::Network;
 use crate::report::ClassificationReport;
@@ -128,6 +128,24 @@ fn load_trained(run: &Path, weights: Weights) -> anyhow::Result<Trained> {
 /// The images `eval` and `confusion` read: the folder `data_dir` (default: the run's training data)
 /// loaded as the run saw its images, checked to have the run's classes, and the indices of the
 /// chosen part of its split.
+/// Runs the trained network over `batches` of labelled images and builds their report. `tta`
+/// overrides whether the eight views are averaged (default: as the run was trained).
+fn classify(
+    t: &mut Trained,
+    batches: &[(tensor::Tensor, Vec<usize>)],
+    tta: Option<bool>,
+) -> anyhow::Result<(Evaluation, ClassificationReport)> {
+    let views = views(tta.unwrap_or(t.config.test_time_augmentation));
+    let result = evaluate(&mut t.net, &mut Tape::new(), batches, views)?;
+    let report = ClassificationReport::new(
+        &t.classes,
+        &result.truth,
+        &result.predicted,
+        Some(result.mean_loss),
+    )?;
+    Ok((result, report))
+}
+
 fn evaluation_images(
     t: &Trained,
     data_dir: Option<&Path>,
@@ -174,14 +192,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let mut t = load_trained(&args.model, args.weights)?;
     let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), args.split)?;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, 64)?;
-    let tta = args.tta.unwrap_or(t.config.test_time_augmentation);
-    let result = evaluate(&mut t.net, &mut Tape::new(), &batches, views(tta))?;
-    let report = ClassificationReport::new(
-        &t.classes,
-        &result.truth,
-        &result.predicted,
-        Some(result.mean_loss),
-    )?;
+    let (result, report) = classify(&mut t, &batches, args.tta)?;
     println!(
         "{} on {} ({} images):\n{}",
         args.model.display(),
