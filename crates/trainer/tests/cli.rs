@@ -111,6 +111,29 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
         rows.push(probs);
     }
     assert_ne!(rows[0], rows[1], "--tta true must average other views, not repeat the image");
+
+    // `trainer predict ... | head -1`: the reader closes the pipe after one line while the
+    // binary still has ~200 kB to print (more than a pipe holds, so it is still writing). It
+    // must end quietly with success, not panic on the broken pipe.
+    let (model, image) = (run.to_str().unwrap(), image.to_str().unwrap());
+    let mut args = vec!["predict", "--model", model, "--tta", "false"];
+    args.extend(std::iter::repeat_n(image, 2500));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(first.starts_with("image"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{:?}: {stderr}", out.status);
     let _ = std::fs::remove_dir_all(root);
 }
 
