@@ -233,10 +233,25 @@ pub struct EvalArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// `--tta`: which views of each image to average.
+    #[command(flatten)]
+    pub views: ViewsOverride,
+}
+
+/// The `--tta` option of the commands that evaluate a trained run.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ViewsOverride {
     /// Average over the eight flips and quarter turns of each image (true/false).
     /// Default: what the run was trained with (its config.json).
     #[arg(long, value_name = "BOOL")]
     pub tta: Option<bool>,
+}
+
+impl ViewsOverride {
+    /// The views to average: as given, else as the run `config` was trained.
+    pub fn views(self, config: &TrainConfig) -> &'static [augment::Symmetry] {
+        crate::evaluate::views(self.tta.unwrap_or(config.test_time_augmentation))
+    }
 }
 
 /// Options of `trainer predict`.
@@ -252,10 +267,9 @@ pub struct PredictArgs {
     /// run's image size, like the validation images.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
-    /// Average over the eight flips and quarter turns of each image (true/false).
-    /// Default: what the run was trained with (its config.json).
-    #[arg(long, value_name = "BOOL")]
-    pub tta: Option<bool>,
+    /// `--tta`: which views of each image to average.
+    #[command(flatten)]
+    pub views: ViewsOverride,
 }
 
 /// Options of `trainer train`.

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 use super::load_trained;
 use super::picture::{self, enlarge, factor_for, grid};
-use crate::cli::{SplitChoice, Weights};
+use crate::cli::{SplitChoice, ViewsOverride, Weights};
 use crate::data;
 use crate::report::ClassificationReport;
 
@@ -35,10 +35,9 @@ pub struct ConfusionArgs {
     /// How many confidently wrong images to show.
     #[arg(long, default_value_t = 16)]
     pub wrong: usize,
-    /// Average over the eight flips and quarter turns of each image (true/false).
-    /// Default: what the run was trained with (its config.json).
-    #[arg(long, value_name = "BOOL")]
-    pub tta: Option<bool>,
+    /// `--tta`: which views of each image to average.
+    #[command(flatten)]
+    pub views: ViewsOverride,
     /// The confusion-matrix PNG; the wrong images go to <name>_wrong.png beside it.
     #[arg(long)]
     pub out: PathBuf,
@@ -54,7 +53,7 @@ pub fn confusion(args: &ConfusionArgs) -> anyhow::Result<()> {
     let (folder, ds, indices) = super::evaluation_images(&t, args.data.as_deref(), args.split)?;
     let batch_size = 64;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, batch_size)?;
-    let (result, report) = super::classify(&mut t, &batches, args.tta)?;
+    let (result, report) = super::classify(&mut t, &batches, args.views)?;
     draw_matrix(
         &report,
         &format!("{} on {:?} of {}", args.model.display(), args.split, folder.display()),

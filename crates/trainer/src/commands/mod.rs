@@ -13,9 +13,11 @@ use augment::{Image, Split, SplitFractions};
 use autograd::Tape;
 use tensor::Rng;
 
-use crate::cli::{Cli, Command, EvalArgs, PredictArgs, SplitChoice, TrainArgs, Weights};
+use crate::cli::{
+    Cli, Command, EvalArgs, PredictArgs, SplitChoice, TrainArgs, ViewsOverride, Weights,
+};
 use crate::config::TrainConfig;
-use crate::evaluate::{Evaluation, evaluate, views};
+use crate::evaluate::{Evaluation, evaluate};
 use crate::exit::Failure;
 use crate::model::Network;
 use crate::report::ClassificationReport;
@@ -128,15 +130,14 @@ fn load_trained(run: &Path, weights: Weights) -> anyhow::Result<Trained> {
 /// The images `eval` and `confusion` read: the folder `data_dir` (default: the run's training data)
 /// loaded as the run saw its images, checked to have the run's classes, and the indices of the
 /// chosen part of its split.
-/// Runs the trained network over `batches` of labelled images and builds their report. `tta`
-/// overrides whether the eight views are averaged (default: as the run was trained).
+/// Runs the trained network over `batches` of labelled images (the views `views` picks) and
+/// builds their report.
 fn classify(
     t: &mut Trained,
     batches: &[(tensor::Tensor, Vec<usize>)],
-    tta: Option<bool>,
+    views: ViewsOverride,
 ) -> anyhow::Result<(Evaluation, ClassificationReport)> {
-    let views = views(tta.unwrap_or(t.config.test_time_augmentation));
-    let result = evaluate(&mut t.net, &mut Tape::new(), batches, views)?;
+    let result = evaluate(&mut t.net, &mut Tape::new(), batches, views.views(&t.config))?;
     let report = ClassificationReport::new(
         &t.classes,
         &result.truth,
@@ -192,7 +193,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let mut t = load_trained(&args.model, args.weights)?;
     let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), args.split)?;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, 64)?;
-    let (result, report) = classify(&mut t, &batches, args.tta)?;
+    let (result, report) = classify(&mut t, &batches, args.views)?;
     println!(
         "{} on {} ({} images):\n{}",
         args.model.display(),
@@ -242,8 +243,7 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let x = augment::stack(&images)?;
     // Targets are unknown; the probabilities do not depend on them.
     let batch = vec![(x, vec![0; images.len()])];
-    let tta = args.tta.unwrap_or(t.config.test_time_augmentation);
-    let result = evaluate(&mut t.net, &mut Tape::new(), &batch, views(tta))?;
+    let result = evaluate(&mut t.net, &mut Tape::new(), &batch, args.views.views(&t.config))?;
     let header: Vec<String> = t.classes.iter().map(|c| format!("{c:>12}")).collect();
     println!("{:<40}  {:<12}  {}", "image", "class", header.join(" "));
     for ((path, &p), probs) in args.images.iter().zip(&result.predicted).zip(&result.probabilities)
