@@ -24,9 +24,10 @@ pub enum Preset {
     PaperAdam,
 }
 
-/// The network. All three share the paper's convolution stack: five 3×3 convolutions with
+/// The network. The first three share the paper's convolution stack: five 3×3 convolutions with
 /// padding 1 and widths 3→16→32→64→64→128, ReLU after each, 2×2 max-pooling after convolutions
-/// 1, 2 and 5 (so an S×S image leaves the stack as 128 × S/8 × S/8).
+/// 1, 2 and 5 (so an S×S image leaves the stack as 128 × S/8 × S/8). `wide-bn` changes the stack
+/// itself (see `trainer::model` for all four, layer by layer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Architecture {
@@ -39,12 +40,36 @@ pub enum Architecture {
     /// whatever S is), dropout, and fully connected 128 → 64 → 3. Far fewer parameters than the
     /// flatten head, and blind to where in the frame a feature sits.
     GapBn,
+    /// Twice the paper's widths (3→32→64→128→128→256) with a 2×2 max-pool after convolutions
+    /// 1 to 4 instead of 1, 2 and 5, batch norm, and the `gap-bn` head (256 → 64 → 3). Pooling
+    /// earlier makes the later convolutions cheap enough to double the widths (1.4× the
+    /// multiply-adds of `gap-bn`) and lets each feature see a 78×78-pixel window instead of
+    /// 38×38: the whole of a 64×64 image.
+    WideBn,
 }
 
 impl Architecture {
     /// Whether each convolution is followed by a batch norm.
     pub fn has_batch_norm(self) -> bool {
-        matches!(self, Self::PaperBn | Self::GapBn)
+        matches!(self, Self::PaperBn | Self::GapBn | Self::WideBn)
+    }
+
+    /// The name on the command line (`--arch`) and in `config.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Paper => "paper",
+            Self::PaperBn => "paper-bn",
+            Self::GapBn => "gap-bn",
+            Self::WideBn => "wide-bn",
+        }
+    }
+
+    /// How many 2×2 max-pools the image passes: S must be a multiple of 2^pools.
+    pub fn pools(self) -> u32 {
+        match self {
+            Self::Paper | Self::PaperBn | Self::GapBn => 3,
+            Self::WideBn => 4,
+        }
     }
 }
 
@@ -119,7 +144,8 @@ pub struct TrainConfig {
     pub architecture: Architecture,
     /// Weight initialisation.
     pub init: InitScheme,
-    /// Side S of the square S×S images the network sees. A multiple of 8 (three 2×2 pools).
+    /// Side S of the square S×S images the network sees: a multiple of 2^pools (8, or 16 for
+    /// `wide-bn`), as every 2×2 pool halves it.
     pub image_size: usize,
     /// Passes over the training split.
     pub epochs: usize,
@@ -249,11 +275,16 @@ impl TrainConfig {
     /// # Errors
     /// [`ConfigError`] naming the option, the value and what would be accepted.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.image_size < 8 || !self.image_size.is_multiple_of(8) {
+        let multiple = 1usize << self.architecture.pools();
+        if self.image_size < multiple || !self.image_size.is_multiple_of(multiple) {
             return Err(reject(
                 "image-size",
                 self.image_size,
-                "must be a positive multiple of 8 (the network halves it three times)",
+                &format!(
+                    "must be a positive multiple of {multiple} (the {} network halves it {} times)",
+                    self.architecture.name(),
+                    self.architecture.pools()
+                ),
             ));
         }
         if self.image_size > 1024 {
@@ -321,12 +352,29 @@ mod tests {
         let mut c = TrainConfig::preset(Preset::Default, "d".into());
         c.image_size = 60;
         assert_eq!(c.validate().unwrap_err().option, "image-size");
+        c.image_size = 40;
+        c.validate().unwrap();
+        // Four pools need a multiple of 16, and the name on the command line in the message.
+        c.architecture = Architecture::WideBn;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("multiple of 16") && err.contains("wide-bn"), "{err}");
         c.image_size = 64;
+        c.validate().unwrap();
         c.lr = f32::NAN;
         assert!(c.validate().unwrap_err().to_string().starts_with("--lr NaN"));
         c.lr = 0.1;
         c.warmup_epochs = c.epochs;
         assert_eq!(c.validate().unwrap_err().option, "warmup-epochs");
+    }
+
+    #[test]
+    fn architecture_names_are_the_command_line_names() {
+        use clap::ValueEnum;
+        for a in Architecture::value_variants() {
+            assert_eq!(a.to_possible_value().unwrap().get_name(), a.name());
+            let json = serde_json::to_string(a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.name()));
+        }
     }
 
     #[test]

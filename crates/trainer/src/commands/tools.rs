@@ -46,7 +46,7 @@ pub fn gradcheck(args: &GradcheckArgs) -> anyhow::Result<()> {
         GradcheckOptions { max_elements: args.elements, floor: 0.1, ..GradcheckOptions::default() };
     let mut rng = Rng::new(args.seed);
     let x = Tensor::from_fn(&[2, 3, 16, 16], |_| rng.uniform(0.0, 1.0));
-    for architecture in [Architecture::Paper, Architecture::GapBn] {
+    for architecture in [Architecture::Paper, Architecture::GapBn, Architecture::WideBn] {
         let spec = NetworkSpec {
             architecture,
             init: InitScheme::KaimingNormal,
@@ -140,10 +140,12 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         dropout: 0.0,
         seed: 0,
     };
-    if args.size < 8 || !args.size.is_multiple_of(8) {
+    let multiple = 1usize << args.arch.pools();
+    if args.size < multiple || !args.size.is_multiple_of(multiple) {
         return Err(Failure::Usage(format!(
-            "--size {}: must be a positive multiple of 8",
-            args.size
+            "--size {}: must be a positive multiple of {multiple} for --arch {}",
+            args.size,
+            args.arch.name()
         ))
         .into());
     }
