@@ -12,16 +12,22 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A trainable tensor with its gradient buffer.
 ///
-/// `grad` always has `value`'s shape. The tape never writes here during `backward`;
-/// [`Tape::accumulate_param_grads`](crate::Tape::accumulate_param_grads) adds `∂loss/∂value`
-/// into it, so gradients of several backward passes add up until [`Parameter::zero_grad`].
+/// `grad` always has `value`'s shape. The tape never writes here during `backward`; after it,
+/// one of two calls moves `∂loss/∂value` here:
+/// - [`Tape::take_param_grads`](crate::Tape::take_param_grads) makes `grad` exactly this
+///   backward's gradient by swapping buffers with the tape (no zeroing, no summing pass): the
+///   training loop's call, one backward per step.
+/// - [`Tape::accumulate_param_grads`](crate::Tape::accumulate_param_grads) adds it into `grad`,
+///   so gradients of several backward passes add up until [`Parameter::zero_grad`] (gradient
+///   accumulation over micro-batches: take the first, accumulate the others).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameter {
     /// PyTorch-style dotted name, e.g. `"features.0.weight"`; checkpoints use it as the key.
     pub name: String,
     /// The current value (conv weight [C_out, C_in, KH, KW], linear weight [out, in], bias [C]).
     pub value: Tensor,
-    /// `∂loss/∂value` summed since the last `zero_grad`, same shape as `value`.
+    /// `∂loss/∂value`: the last taken gradient plus any accumulated since, or the sum since the
+    /// last `zero_grad`; same shape as `value`.
     pub grad: Tensor,
     id: ParamId,
 }

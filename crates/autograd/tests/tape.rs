@@ -157,3 +157,25 @@ fn taking_parameter_gradients_overwrites_and_zeroes_the_unreached() {
         assert_eq!(u.grad.data(), &[0.0; 2]);
     }
 }
+
+#[test]
+fn micro_batches_take_the_first_gradient_and_accumulate_the_rest() {
+    // loss_k = Σ k·w over micro-batches k = 1, 2, 3 ⇒ the summed gradient is 6 (and the
+    // stale 9 from before is overwritten, not added to).
+    let mut w = Parameter::new("w", Tensor::full(&[4], 1.0));
+    w.grad.fill(9.0);
+    let mut tape = Tape::new();
+    for k in 1..=3 {
+        tape.reset();
+        let v = tape.param(&w);
+        let y = ops::scale(&mut tape, v, k as f32).unwrap();
+        let loss = ops::sum(&mut tape, y).unwrap();
+        tape.backward(loss).unwrap();
+        if k == 1 {
+            tape.take_param_grads(&mut [&mut w]).unwrap();
+        } else {
+            tape.accumulate_param_grads(&mut [&mut w]).unwrap();
+        }
+    }
+    assert_eq!(w.grad.data(), &[6.0; 4]);
+}

@@ -291,9 +291,10 @@ impl Session {
         }
         let correct =
             predictions(tape.value(logits)?).iter().zip(&targets).filter(|(p, t)| p == t).count();
-        self.net.zero_grad();
         tape.backward(loss)?;
-        tape.accumulate_param_grads(&mut self.net.parameters_mut())?;
+        // One backward per step: the tape's gradient buffers become the parameters' gradients
+        // by swapping, with no zeroing and no summing pass (and no allocation).
+        tape.take_param_grads(&mut self.net.parameters_mut())?;
         if let Err(e) = autograd::doctor::check_parameters(self.net.parameters()) {
             return Err(self.diverged(format!("{e} at epoch {}, step {step}", epoch + 1)));
         }

@@ -49,7 +49,7 @@ pub struct ProfileArgs {
 /// Where one step's time went outside the tape.
 #[derive(Default)]
 struct Outside {
-    /// zero_grad + accumulate_param_grads + clipping.
+    /// take_param_grads + clipping.
     gradients: Duration,
     /// The optimiser update.
     optimizer: Duration,
@@ -87,12 +87,9 @@ pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
         let x = tape.input_from(&images);
         let logits = net.forward(tape, x)?;
         let loss = softmax_cross_entropy(tape, logits, &targets, &options)?;
-        let start = Instant::now();
-        net.zero_grad();
-        outside.gradients += start.elapsed();
         tape.backward(loss)?;
         let start = Instant::now();
-        tape.accumulate_param_grads(&mut net.parameters_mut())?;
+        tape.take_param_grads(&mut net.parameters_mut())?;
         if let Some(max_norm) = config.grad_clip {
             clip_grad_norm(&mut net.parameters_mut(), max_norm)?;
         }
@@ -176,7 +173,7 @@ fn print_table(
     println!();
     for (what, d) in [
         ("all tape ops (rows above)", tape),
-        ("zero_grad, gradients to parameters, clipping", outside.gradients),
+        ("gradients to parameters, clipping", outside.gradients),
         ("optimizer step", outside.optimizer),
         ("everything else (tape bookkeeping, loop)", rest),
     ] {
