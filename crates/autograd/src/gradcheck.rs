@@ -282,6 +282,13 @@ pub fn check_every_op(seed: u64) -> Result<Vec<OpCheck>> {
         uniform(&[3], -1.0, 1.0),
     );
     run("conv2d", &[x, w, b], &[2, 3, 5, 5], &|t, v| ops::conv2d(t, v[0], v[1], Some(v[2]), same))?;
+    // Off the kink: |Σ w·x| ≤ 18 · 0.2 · 0.2 = 0.72 < 1.5 = |b|, so channels 0 and 2 are
+    // always positive and channel 1 always cut by the ReLU.
+    let (x, w) = (uniform(&[2, 2, 5, 5], -0.2, 0.2), uniform(&[3, 2, 3, 3], -0.2, 0.2));
+    let b = Tensor::from_fn(&[3], |c| if c == 1 { -1.5 } else { 1.5 });
+    run("conv2d_relu", &[x, w, b], &[2, 3, 5, 5], &|t, v| {
+        ops::conv2d_relu(t, v[0], v[1], Some(v[2]), same)
+    })?;
     let (x, w, b) =
         (uniform(&[3, 4], -1.0, 1.0), uniform(&[2, 4], -1.0, 1.0), uniform(&[2], -1.0, 1.0));
     run("linear", &[x, w, b], &[3, 2], &|t, v| ops::linear(t, v[0], v[1], Some(v[2])))?;

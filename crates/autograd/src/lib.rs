@@ -67,4 +67,4 @@ mod tape;
 
 pub use error::{AutogradError, Result};
 pub use parameter::{Buffer, ParamId, Parameter};
-pub use tape::{OpTime, Profile, Tape, Var};
+pub use tape::{Fusion, OpTime, Profile, Tape, Var};

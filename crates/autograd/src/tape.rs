@@ -75,6 +75,19 @@ pub(crate) struct GradTarget {
     first: bool,
 }
 
+/// Whether layers may record one fused node where the textbook graph has two (see
+/// [`Module::forward_relu`](crate::nn::Module::forward_relu)). Fused or not, values and
+/// gradients are bit-identical; only the nodes on the tape differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fusion {
+    /// `Conv2d` then `ReLU` in a `Sequential` records one `conv2d_relu` node (the default).
+    #[default]
+    On,
+    /// Every layer records its own nodes, e.g. to read a convolution's output before its ReLU
+    /// (what `crate::inspect` does).
+    Off,
+}
+
 /// A Wengert list of tensor ops. See the module docs and the crate docs for a training loop.
 #[derive(Debug, Default)]
 pub struct Tape {
@@ -87,6 +100,8 @@ pub struct Tape {
     spares: Vec<Tensor>,
     /// Time per op, when profiling is on.
     profile: Option<Profile>,
+    /// Whether layers may record fused nodes.
+    fusion: Fusion,
 }
 
 /// Time one kind of node took, summed over calls since profiling started.
@@ -154,6 +169,16 @@ impl Tape {
         self.len = 0;
         self.generation += 1;
         self.params.clear();
+    }
+
+    /// Lets layers record fused nodes ([`Fusion::On`], the default) or not, from the next op on.
+    pub fn set_fusion(&mut self, fusion: Fusion) {
+        self.fusion = fusion;
+    }
+
+    /// Whether layers may record fused nodes.
+    pub fn fusion(&self) -> Fusion {
+        self.fusion
     }
 
     /// Starts (or restarts from zero) timing every op this tape records and differentiates.
@@ -263,7 +288,7 @@ impl Tape {
             let dy = mem::take(&mut node.grad);
             let saved = mem::take(&mut node.saved);
             let start = self.profile.is_some().then(Instant::now);
-            let result = op.backward(self, &dy, &saved);
+            let result = op.backward(self, i, &dy, &saved);
             if let (Some(profile), Some(start)) = (&mut self.profile, start) {
                 let elapsed = start.elapsed();
                 profile.entry(op.name()).backward += elapsed;

@@ -1,6 +1,6 @@
 //! Feature maps: what every convolution of a network outputs for given images.
 
-use super::conv_nodes;
+use super::{conv_nodes, unfused};
 use crate::nn::{Mode, Module};
 use crate::{Result, Tape};
 use tensor::Tensor;
@@ -28,7 +28,7 @@ pub fn feature_maps<M: Module + ?Sized>(
     model.set_mode(Mode::Eval);
     tape.reset();
     let x = tape.input_from(images);
-    model.forward(tape, x)?;
+    unfused(tape, |tape| model.forward(tape, x))?;
     let maps = conv_nodes(tape)
         .into_iter()
         .enumerate()

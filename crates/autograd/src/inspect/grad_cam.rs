@@ -13,7 +13,7 @@
 //! The score is read off the logits by a `linear` op with a one-hot weight row, so the
 //! ordinary tape computes `G`: no hook, no special gradient code.
 
-use super::{conv_nodes, min_max_normalise, upsample_bilinear};
+use super::{conv_nodes, min_max_normalise, unfused, upsample_bilinear};
 use crate::nn::{Mode, Module};
 use crate::ops::Op;
 use crate::{Result, Tape, ops};
@@ -81,7 +81,7 @@ pub fn grad_cam<M: Module + ?Sized>(
     model.set_mode(Mode::Eval);
     tape.reset();
     let x = tape.input_from(image);
-    let logits = model.forward(tape, x)?;
+    let logits = unfused(tape, |tape| model.forward(tape, x))?;
     let z = tape.value(logits)?;
     let &[1, k] = z.dims() else {
         return Err(bad(format!("the model gives {:?}, not logits [1, K]", z.dims())).into());

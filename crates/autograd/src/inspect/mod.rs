@@ -18,12 +18,22 @@ pub use grad_cam::{ClassChoice, ConvLayer, GradCam, grad_cam};
 pub use profile::{LayerProfile, layer_profile};
 pub use upsample::upsample_bilinear;
 
-use crate::Tape;
 use crate::ops::Op;
+use crate::{Fusion, Tape};
 
 /// Indices of the `conv2d` nodes recorded on `tape`, in forward order.
 fn conv_nodes(tape: &Tape) -> Vec<usize> {
     (0..tape.len()).filter(|&i| matches!(tape.op_at(i), Op::Conv2d { .. })).collect()
+}
+
+/// Runs `record` on `tape` with [`Fusion::Off`], then restores the tape's setting: inspection
+/// reads every convolution's own output, which a fused `conv2d_relu` node does not keep.
+fn unfused<T>(tape: &mut Tape, record: impl FnOnce(&mut Tape) -> T) -> T {
+    let before = tape.fusion();
+    tape.set_fusion(Fusion::Off);
+    let out = record(tape);
+    tape.set_fusion(before);
+    out
 }
 
 /// `(v − min) / (max − min)` for every value, so the smallest becomes 0 and the largest 1.

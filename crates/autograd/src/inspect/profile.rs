@@ -53,7 +53,7 @@ fn rate(flops: u64, calls: u64, time: Duration) -> Option<f64> {
 /// `reset`, so that the graph the shapes and FLOPs are read from is still recorded.
 ///
 /// FLOPs count the multiply-adds of the two GEMM ops as 2 each:
-/// - conv2d: forward `2·N·C_out·OH·OW·C_in·KH·KW`; backward the same for `dW`, and again for
+/// - conv2d, conv2d_relu: forward `2·N·C_out·OH·OW·C_in·KH·KW`; backward the same for `dW`, and again for
 ///   `dx` when the input needs a gradient (the first layer's image does not).
 /// - linear: forward `2·N·in·out`; backward twice that (`dx` and `dW`).
 ///
@@ -83,7 +83,7 @@ pub fn layer_profile(tape: &Tape) -> Option<Vec<LayerProfile>> {
 fn flops(tape: &Tape, i: usize) -> (u64, u64) {
     let out = tape.value_at(i).len() as u64;
     match tape.op_at(i) {
-        Op::Conv2d { x, w, .. } => {
+        Op::Conv2d { x, w, .. } | Op::Conv2dRelu { x, w, .. } => {
             // y [N, C_out, OH, OW]; each output sums C_in·KH·KW products of w [C_out, C_in, KH, KW].
             let dims = tape.value_at(w).dims();
             let per_output: u64 = dims.iter().skip(1).map(|&d| d as u64).product();

@@ -48,6 +48,12 @@ impl Module for Conv2d {
         ops::conv2d(tape, x, w, b, self.params)
     }
 
+    fn forward_relu(&mut self, tape: &mut Tape, x: Var) -> Result<Option<Var>> {
+        let w = tape.param(&self.weight);
+        let b = self.bias.as_ref().map(|b| tape.param(b));
+        ops::conv2d_relu(tape, x, w, b, self.params).map(Some)
+    }
+
     fn parameters(&self) -> Vec<&Parameter> {
         std::iter::once(&self.weight).chain(&self.bias).collect()
     }

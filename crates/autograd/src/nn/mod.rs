@@ -44,12 +44,24 @@ pub enum Mode {
 /// `forward` takes `&mut self` because some layers change state while running (batch norm's
 /// running averages, dropout's random stream). Parameters are listed in a fixed order, which
 /// optimisers rely on to keep their per-parameter state.
-pub trait Module: std::fmt::Debug + Send {
+///
+/// `Any` lets a [`Sequential`] recognise a [`ReLU`] child, which the layer before it may fuse.
+pub trait Module: std::fmt::Debug + Send + std::any::Any {
     /// Records this module's ops on `tape`, from input `x` to the returned output.
     ///
     /// # Errors
     /// Whatever the ops reject (shapes that do not fit the layer, stale vars).
     fn forward(&mut self, tape: &mut Tape, x: Var) -> Result<Var>;
+
+    /// `relu(self.forward(x))` recorded as one fused node, for a layer that has such an op
+    /// ([`Conv2d`]: `ops::conv2d_relu`), with bit-identical values and gradients. `Ok(None)`,
+    /// the default, means it has none: the caller then records a separate [`ReLU`].
+    ///
+    /// # Errors
+    /// As [`Module::forward`].
+    fn forward_relu(&mut self, _tape: &mut Tape, _x: Var) -> Result<Option<Var>> {
+        Ok(None)
+    }
 
     /// The trainable parameters, in a fixed order.
     fn parameters(&self) -> Vec<&Parameter> {

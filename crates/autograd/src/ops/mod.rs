@@ -20,7 +20,7 @@ mod sum;
 
 pub use add::add;
 pub use batch_norm2d::{BatchNormMode, batch_norm2d};
-pub use conv2d::conv2d;
+pub use conv2d::{conv2d, conv2d_relu};
 pub use dropout::dropout;
 pub use global_avg_pool2d::global_avg_pool2d;
 pub use linear::linear;
@@ -50,6 +50,8 @@ pub(crate) enum Op {
     Add { a: usize, b: usize },
     /// Convolution of `x` with weights `w` and optional bias `b`.
     Conv2d { x: usize, w: usize, b: Option<usize>, params: Conv2dParams },
+    /// `relu(conv2d(x, w, b))` in one node (`ops::conv2d_relu`).
+    Conv2dRelu { x: usize, w: usize, b: Option<usize>, params: Conv2dParams },
     /// `x·wᵀ + b`.
     Linear { x: usize, w: usize, b: Option<usize> },
     /// `max(x, 0)`.
@@ -80,7 +82,9 @@ impl Op {
         match *self {
             Op::Input | Op::Leaf | Op::Param(_) => [None, None, None],
             Op::Add { a, b } => [Some(a), Some(b), None],
-            Op::Conv2d { x, w, b, .. } | Op::Linear { x, w, b } => [Some(x), Some(w), b],
+            Op::Conv2d { x, w, b, .. }
+            | Op::Conv2dRelu { x, w, b, .. }
+            | Op::Linear { x, w, b } => [Some(x), Some(w), b],
             Op::SoftmaxCrossEntropy { logits, .. } => [Some(logits), None, None],
             Op::Relu { x }
             | Op::MaxPool2d { x }
@@ -102,6 +106,7 @@ impl Op {
             Op::Param(_) => "parameter",
             Op::Add { .. } => "add",
             Op::Conv2d { .. } => "conv2d",
+            Op::Conv2dRelu { .. } => "conv2d_relu",
             Op::Linear { .. } => "linear",
             Op::Relu { .. } => "relu",
             Op::MaxPool2d { .. } => "max_pool2d",
@@ -116,12 +121,25 @@ impl Op {
         }
     }
 
-    /// Sends `dy = ∂loss/∂(this node)` back to the inputs through the op's backward kernel.
-    pub(crate) fn backward(self, tape: &mut Tape, dy: &Tensor, saved: &Saved) -> Result<()> {
+    /// Sends `dy = ∂loss/∂(this node)` back to the inputs through the op's backward kernel
+    /// (`node` is this node's index: a fused ReLU reads its mask from the node's own value).
+    pub(crate) fn backward(
+        self,
+        tape: &mut Tape,
+        node: usize,
+        dy: &Tensor,
+        saved: &Saved,
+    ) -> Result<()> {
+        use conv2d::Epilogue;
         match self {
             Op::Input | Op::Leaf | Op::Param(_) => Ok(()),
             Op::Add { a, b } => add::backward(tape, a, b, dy),
-            Op::Conv2d { x, w, b, params } => conv2d::backward(tape, [x, w], b, params, dy),
+            Op::Conv2d { x, w, b, params } => {
+                conv2d::backward(tape, [x, w], b, params, Epilogue::Identity, dy)
+            }
+            Op::Conv2dRelu { x, w, b, params } => {
+                conv2d::backward(tape, [x, w], b, params, Epilogue::Relu { node }, dy)
+            }
             Op::Linear { x, w, b } => linear::backward(tape, [x, w], b, dy),
             Op::Relu { x } => relu::backward(tape, x, dy),
             Op::MaxPool2d { x } => max_pool2d::backward(tape, x, dy, saved),

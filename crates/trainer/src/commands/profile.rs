@@ -180,7 +180,8 @@ fn print_table(
         println!("      {what:<46} {:>9.3} ms {:>6.1}%", ms(d, steps), share(d));
     }
     let step = wall.as_secs_f64() / steps as f64;
-    let convs: Duration = layers.iter().filter(|l| l.op == "conv2d").map(LayerProfile::total).sum();
+    let convs: Duration =
+        layers.iter().filter(|l| l.op.starts_with("conv2d")).map(LayerProfile::total).sum();
     println!(
         "      {:<46} {:>9.3} ms  100.0%   ({:.0} img/s; conv2d alone {:.1}%)",
         "measured step",

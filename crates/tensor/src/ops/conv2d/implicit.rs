@@ -22,7 +22,7 @@
 //! padding (`KH = KW = 2·pad + 1`, see `mod.rs`). Other convolutions take the explicit
 //! im2col path (`im2col.rs`).
 
-use super::kernel;
+use super::{Activation, kernel, relu_grad};
 
 /// The padded grid of a stride-1 convolution of one `h×w` image with a `kh×kw` kernel.
 #[derive(Debug, Clone, Copy)]
@@ -80,36 +80,66 @@ impl PaddedGrid {
     /// Copies `src` [C, H, W] into `dst` [C, Hp, Wp] with a zero border of `pad` on every side.
     /// Every float of `dst` is written.
     pub fn pad(&self, src: &[f32], dst: &mut [f32]) {
+        self.pad_rows(dst, |start, body| body.copy_from_slice(&src[start..][..body.len()]));
+    }
+
+    /// [`PaddedGrid::pad`] of the fused ReLU's `dz = dy where y > 0, else 0`, for `dy` and the
+    /// forward output `y`, both [C, H, W]: the mask costs no pass of its own.
+    pub fn pad_relu_grad(&self, dy: &[f32], y: &[f32], dst: &mut [f32]) {
+        debug_assert_eq!(dy.len(), y.len());
+        self.pad_rows(dst, |start, body| {
+            let end = start + body.len();
+            relu_grad(&y[start..end], &dy[start..end], body);
+        });
+    }
+
+    /// Zeroes the border of every plane of `dst` [C, Hp, Wp] and has `write_row(start, body)`
+    /// fill each row's W real pixels, `start` being that row's offset in a [C, H, W] image.
+    fn pad_rows(&self, dst: &mut [f32], mut write_row: impl FnMut(usize, &mut [f32])) {
         let (h, w, pad, pitch) = (self.h, self.w, self.padding, self.pitch());
-        debug_assert!(src.len() / (h * w) == dst.len() / self.plane());
-        for (plane, dst) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(self.plane())) {
+        for (c, dst) in dst.chunks_exact_mut(self.plane()).enumerate() {
             // The top border and the first row's left border; then each row followed by its
             // right border and the next row's left border; then what is left of the bottom.
             let (top, rest) = dst.split_at_mut(pad * pitch + pad);
             top.fill(0.0);
             let (rows, bottom) = rest.split_at_mut(h * pitch);
-            for (row, dst) in plane.chunks_exact(w).zip(rows.chunks_exact_mut(pitch)) {
+            for (row, dst) in rows.chunks_exact_mut(pitch).enumerate() {
                 let (body, border) = dst.split_at_mut(w);
-                body.copy_from_slice(row);
+                write_row((c * h + row) * w, body);
                 border.fill(0.0);
             }
             bottom.fill(0.0);
         }
     }
 
-    /// `out[c, oh, ow] = wide[c, oh·Wp + ow] (+ bias[c])`: the real pixels of a GEMM result on
-    /// the padded grid (`wide` [C, columns]), back into an NCHW image `out` [C, OH, OW].
-    pub fn compact(&self, wide: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    /// `out[c, oh, ow] = activation(wide[c, oh·Wp + ow] (+ bias[c]))`: the real pixels of a GEMM
+    /// result on the padded grid (`wide` [C, columns]), back into an NCHW image `out` [C, OH, OW].
+    pub fn compact(
+        &self,
+        wide: &[f32],
+        bias: Option<&[f32]>,
+        activation: Activation,
+        out: &mut [f32],
+    ) {
         let (pixels, columns, pitch) = (self.out_h * self.out_w, self.columns(), self.pitch());
         debug_assert!(wide.len() / columns == out.len() / pixels);
         let planes = wide.chunks_exact(columns).zip(out.chunks_exact_mut(pixels));
         for (c, (wide, out)) in planes.enumerate() {
             let rows = wide.chunks(pitch).zip(out.chunks_exact_mut(self.out_w));
-            match bias.map(|b| b[c]) {
-                None => rows.for_each(|(src, dst)| dst.copy_from_slice(&src[..self.out_w])),
-                Some(b) => {
+            match (bias.map(|b| b[c]), activation) {
+                (None, Activation::Identity) => {
+                    rows.for_each(|(src, dst)| dst.copy_from_slice(&src[..self.out_w]));
+                }
+                (Some(b), Activation::Identity) => {
                     for (src, dst) in rows {
                         dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + b);
+                    }
+                }
+                (b, Activation::Relu) => {
+                    // Without a bias, `+ 0.0` changes only −0.0 and NaN, which ReLU maps to 0.
+                    let b = b.unwrap_or(0.0);
+                    for (src, dst) in rows {
+                        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = activation.apply(s + b));
                     }
                 }
             }

@@ -12,7 +12,7 @@ use wide::f32x8 as Lanes;
 use wide::f32x16 as Lanes;
 
 /// f32 elements per SIMD vector.
-const LANES: usize = 8;
+pub(super) const LANES: usize = 8;
 /// Independent partial sums in [`sum_lanes`]: a vector add has a latency of 3–4 cycles, so one
 /// running sum would wait on itself at every step; four chains keep the adder busy.
 const CHAINS: usize = 4;
@@ -75,4 +75,16 @@ pub(super) fn weight_grad_block<const R: usize, const T: usize>(
         }
     }
     acc.map(|row| row.map(Lanes::reduce_add))
+}
+
+/// `out = dy where y > 0, else 0`, for lengths a multiple of [`LANES`]: the fused ReLU's
+/// backward mask. A comparison and a select, like `relu`'s kernels, so NaN in `y` gives 0.
+pub(super) fn relu_grad_lanes(y: &[f32], dy: &[f32], out: &mut [f32]) {
+    debug_assert!(y.len() == dy.len() && y.len() == out.len() && y.len().is_multiple_of(LANES));
+    let load = |xs: &[f32]| f32x8::new(xs.try_into().expect("chunks_exact yields LANES floats"));
+    let chunks = y.chunks_exact(LANES).zip(dy.chunks_exact(LANES));
+    for ((ys, dys), outs) in chunks.zip(out.chunks_exact_mut(LANES)) {
+        let keep = load(ys).simd_gt(f32x8::ZERO);
+        outs.copy_from_slice(&keep.select(load(dys), f32x8::ZERO).to_array());
+    }
 }

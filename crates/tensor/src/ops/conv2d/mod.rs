@@ -20,6 +20,11 @@
 //! (`implicit.rs`); with "same" padding `dx` is then the padded `dy` convolved with the
 //! 180°-turned kernel, one GEMM with no col2im. `docs/convolution.md` §7 derives both.
 //!
+//! [`forward_relu_into`] and [`backward_relu_into`] are `relu(conv2d(x))` in one op: the ReLU is
+//! applied in the pass that already writes `y` (adding the bias), and its backward mask
+//! (`dy` where `y > 0`) in the pass that already copies `dy` into the padded grid. The unfused
+//! composition costs two extra passes over the output in each direction.
+//!
 //! Images run in parallel (rayon); each GEMM is split over the pool too only when the batch
 //! alone cannot keep it busy. Scratch buffers are per thread, so a warmed-up call allocates
 //! only its outputs (and the `_into` variants nothing). The batch is cut into chunks of
@@ -54,6 +59,26 @@ const DIRECT_WEIGHT_GRAD: usize = 64;
 /// order. Fixed (never derived from the thread count) so that results are reproducible; small
 /// enough that a batch of 32 gives 8 tasks to balance over the threads.
 const BATCH_CHUNK: usize = 4;
+
+/// What the pass that writes `y` does to each value `v = (W·cols)[co, pixel] + b[co]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Activation {
+    /// `y = v`: the plain convolution.
+    Identity,
+    /// `y = v where v > 0, else 0`: ReLU, exactly as `relu::forward` (a comparison, not `max`,
+    /// so a NaN gives 0 in both).
+    Relu,
+}
+
+impl Activation {
+    fn apply(self, v: f32) -> f32 {
+        match self {
+            Activation::Identity => v,
+            Activation::Relu if v > 0.0 => v,
+            Activation::Relu => 0.0,
+        }
+    }
+}
 
 /// Stride and zero padding of a convolution (the same in both directions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +236,35 @@ pub fn forward_into(
     p: Conv2dParams,
     y: &mut Tensor,
 ) -> Result<(), TensorError> {
-    let op = "conv2d::forward";
+    forward_activated("conv2d::forward", x, w, b, p, Activation::Identity, y)
+}
+
+/// `y = relu(conv2d(x, w, b))` into a caller-owned `y` [N, C_out, OH, OW]: [`forward_into`] and
+/// `relu::forward_into` fused, with bit-identical results. The ReLU (`v where v > 0, else 0`) is
+/// applied as each output value is first stored, so it costs no pass of its own.
+///
+/// # Errors
+/// As [`forward`] (the messages name `conv2d_relu::forward`).
+pub fn forward_relu_into(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    p: Conv2dParams,
+    y: &mut Tensor,
+) -> Result<(), TensorError> {
+    forward_activated("conv2d_relu::forward", x, w, b, p, Activation::Relu, y)
+}
+
+/// Validates, then runs the forward path for this geometry with `activation` as the epilogue.
+fn forward_activated(
+    op: &'static str,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    p: Conv2dParams,
+    activation: Activation,
+    y: &mut Tensor,
+) -> Result<(), TensorError> {
     let g = geometry(op, x, w, p)?;
     if let Some(b) = b
         && b.dims() != [g.w.n]
@@ -226,8 +279,8 @@ pub fn forward_into(
     y.resize_for_overwrite(&g.y_dims());
     let (x, w, b, y) = (x.data(), w.data(), b.map(Tensor::data), y.data_mut());
     match g.padded_grid(p) {
-        Some(grid) => implicit_gemm_forward(&grid, g.x.c, x, w, b, y),
-        None => im2col_gemm_forward(&g.im2col(p), x, w, b, y),
+        Some(grid) => implicit_gemm_forward(&grid, g.x.c, x, w, b, activation, y),
+        None => im2col_gemm_forward(&g.im2col(p), x, w, b, activation, y),
     }
 }
 
@@ -305,12 +358,13 @@ fn one_image(
     })
 }
 
-/// Forward, one image per rayon task: `y_n = W·im2col(x_n) + b`.
+/// Forward, one image per rayon task: `y_n = activation(W·im2col(x_n) + b)`.
 fn im2col_gemm_forward(
     geo: &Im2col,
     x: &[f32],
     w: &[f32],
     b: Option<&[f32]>,
+    activation: Activation,
     y: &mut [f32],
 ) -> Result<(), TensorError> {
     let (k, pixels) = (geo.rows(), geo.columns());
@@ -331,19 +385,24 @@ fn im2col_gemm_forward(
                 row.iter_mut().for_each(|v| *v += bias);
             }
         }
+        if activation == Activation::Relu {
+            y.iter_mut().for_each(|v| *v = activation.apply(*v));
+        }
         Ok(())
     })
 }
 
 /// Forward for stride 1, one image per rayon task, without an im2col matrix: the image is
 /// zero-padded once and the GEMM reads `cols` as shifted rows of it (`implicit.rs`).
-/// `y_n = W·cols(xp_n)` on the padded grid, then its real pixels plus `b` go into `y`.
+/// `y_n = W·cols(xp_n)` on the padded grid, then `activation` of its real pixels plus `b` go
+/// into `y` (one pass, while copying them out).
 fn implicit_gemm_forward(
     grid: &PaddedGrid,
     c_in: usize,
     x: &[f32],
     w: &[f32],
     b: Option<&[f32]>,
+    activation: Activation,
     y: &mut [f32],
 ) -> Result<(), TensorError> {
     let (k, columns, padded) = (grid.rows(c_in), grid.columns(), c_in * grid.plane());
@@ -363,7 +422,7 @@ fn implicit_gemm_forward(
                 let w = Operand::new(w, Transpose::No);
                 let cols = Operand::rows_at(xp, Transpose::No, starts);
                 gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
-                grid.compact(wide, b, y);
+                grid.compact(wide, b, activation, y);
                 Ok(())
             })
         })
@@ -408,14 +467,76 @@ pub fn backward_into(
 ) -> Result<(), TensorError> {
     let op = "conv2d::backward";
     let g = geometry(op, x, w, p)?;
-    if dy.dims() != g.y_dims() {
-        return Err(TensorError::ShapeMismatch {
-            op,
-            lhs: g.y_dims().to_vec(),
-            rhs: dy.dims().to_vec(),
-            why: "dy must have the forward output's shape [N, C_out, OH, OW]",
-        });
+    check_output_shape(op, &g, dy, "dy must have the forward output's shape [N, C_out, OH, OW]")?;
+    let upstream = Upstream { dy: dy.data(), relu_output: None };
+    backward_masked(&g, p, (x, w), upstream, input_grad, grads)
+}
+
+/// Backward of [`forward_relu_into`], given its output `y = relu(conv2d(x))` and
+/// `dy = ∂loss/∂y`: the gradients of [`backward_into`] for `dz = dy where y > 0, else 0`
+/// (ReLU's rule, subgradient 0 at the kink; `y > 0` exactly where the convolution's output was
+/// `> 0`). Bit-identical to `relu::backward_into` followed by [`backward_into`], without the
+/// `dz` tensor: the mask is applied where `dy` is first read.
+///
+/// # Errors
+/// As [`backward`], and [`TensorError::ShapeMismatch`] when `y` is not [N, C_out, OH, OW]
+/// (messages name `conv2d_relu::backward`).
+pub fn backward_relu_into(
+    x: &Tensor,
+    w: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    p: Conv2dParams,
+    input_grad: InputGrad,
+    grads: &mut Conv2dGrads,
+) -> Result<(), TensorError> {
+    let op = "conv2d_relu::backward";
+    let g = geometry(op, x, w, p)?;
+    check_output_shape(op, &g, dy, "dy must have the forward output's shape [N, C_out, OH, OW]")?;
+    check_output_shape(op, &g, y, "y must be the forward output [N, C_out, OH, OW]")?;
+    let upstream = Upstream { dy: dy.data(), relu_output: Some(y.data()) };
+    backward_masked(&g, p, (x, w), upstream, input_grad, grads)
+}
+
+/// Checks that `t` has the output shape [N, C_out, OH, OW] of geometry `g`.
+fn check_output_shape(
+    op: &'static str,
+    g: &Geometry,
+    t: &Tensor,
+    why: &'static str,
+) -> Result<(), TensorError> {
+    if t.dims() == g.y_dims() {
+        return Ok(());
     }
+    Err(TensorError::ShapeMismatch { op, lhs: g.y_dims().to_vec(), rhs: t.dims().to_vec(), why })
+}
+
+/// `∂loss/∂y` as the backward passes read it: `dy` [N, C_out, OH, OW], and for the fused
+/// [`forward_relu_into`] its output `y` of the same shape, whose `y > 0` masks `dy`.
+#[derive(Debug, Clone, Copy)]
+struct Upstream<'a> {
+    dy: &'a [f32],
+    relu_output: Option<&'a [f32]>,
+}
+
+impl<'a> Upstream<'a> {
+    /// Images `range` of the batch, `out_len` floats each.
+    fn images(self, range: std::ops::Range<usize>, out_len: usize) -> Self {
+        let floats = range.start * out_len..range.end * out_len;
+        Self { dy: &self.dy[floats.clone()], relu_output: self.relu_output.map(|y| &y[floats]) }
+    }
+}
+
+/// The backward passes, for validated shapes (the convolution's, on `dy` masked by the ReLU's
+/// output when `upstream` has one).
+fn backward_masked(
+    g: &Geometry,
+    p: Conv2dParams,
+    (x, w): (&Tensor, &Tensor),
+    upstream: Upstream,
+    input_grad: InputGrad,
+    grads: &mut Conv2dGrads,
+) -> Result<(), TensorError> {
     grads.dw.resize_for_overwrite(&g.w.dims());
     grads.db.resize_for_overwrite(&[g.w.n]);
     let dx = match input_grad {
@@ -429,7 +550,7 @@ pub fn backward_into(
             None
         }
     };
-    let (x, w, dy) = (x.data(), w.data(), dy.data());
+    let (x, w) = (x.data(), w.data());
     let out = Outputs { dx, dw: grads.dw.data_mut(), db: grads.db.data_mut() };
     let (image_len, out_len) = (g.x.c * g.x.h * g.x.w, g.w.n * g.out_h * g.out_w);
     match g.padded_grid(p) {
@@ -441,7 +562,7 @@ pub fn backward_into(
                 let implicit = Implicit::new(grid, c_in, c_out, tables);
                 with_scratch(&FLIPPED, w.len(), |flipped| {
                     implicit.flip(w, flipped);
-                    in_chunks(x, dy, (image_len, out_len), out, |threads, chunk| {
+                    in_chunks(x, upstream, (image_len, out_len), out, |threads, chunk| {
                         implicit.backward_chunk(threads, w, flipped, chunk)
                     })
                 })
@@ -449,7 +570,7 @@ pub fn backward_into(
         }
         _ => {
             let geo = g.im2col(p);
-            in_chunks(x, dy, (image_len, out_len), out, |threads, chunk| {
+            in_chunks(x, upstream, (image_len, out_len), out, |threads, chunk| {
                 backward_chunk(threads, &geo, w, chunk)
             })
         }
@@ -470,11 +591,12 @@ struct Outputs<'a> {
     db: &'a mut [f32],
 }
 
-/// One chunk of up to [`BATCH_CHUNK`] images: their `x` and `dy`, and the chunk's outputs (its
-/// own `dx` images, and its partial sums of `dw`, `db`, which the chunk overwrites).
+/// One chunk of up to [`BATCH_CHUNK`] images: their `x` and upstream gradient, and the chunk's
+/// outputs (its own `dx` images, and its partial sums of `dw`, `db`, which the chunk
+/// overwrites).
 struct Chunk<'a> {
     x: &'a [f32],
-    dy: &'a [f32],
+    upstream: Upstream<'a>,
     out: Outputs<'a>,
 }
 
@@ -483,23 +605,24 @@ struct Chunk<'a> {
 /// `image_len` and `out_len` are the floats of one image of `x` and of `dy`.
 fn in_chunks(
     x: &[f32],
-    dy: &[f32],
+    upstream: Upstream,
     (image_len, out_len): (usize, usize),
     out: Outputs,
     chunk_fn: impl Fn(Threads, Chunk) -> Result<(), TensorError> + Sync,
 ) -> Result<(), TensorError> {
     let Outputs { dx, dw, db } = out;
-    let (x_chunk, dy_chunk) = (BATCH_CHUNK * image_len, BATCH_CHUNK * out_len);
-    let chunks = x.len().div_ceil(x_chunk);
+    let x_chunk = BATCH_CHUNK * image_len;
+    let (images, chunks) = (x.len() / image_len, x.len().div_ceil(x_chunk));
     let threads = inner_threads(chunks);
     // partials: [chunks, C_out·K + C_out], each chunk's dW then db.
     let (dw_len, partial_len) = (dw.len(), dw.len() + db.len());
     with_scratch(&PARTIALS, chunks * partial_len, |partials| {
-        let work = partials.par_chunks_mut(partial_len).zip(x.par_chunks(x_chunk));
-        let work = work.zip(dy.par_chunks(dy_chunk));
-        let run = |((partial, x), dy): ((&mut [f32], &[f32]), &[f32]), dx| {
+        let work = partials.par_chunks_mut(partial_len).zip(x.par_chunks(x_chunk)).enumerate();
+        let run = |(c, (partial, x)): (usize, (&mut [f32], &[f32])), dx| {
             let (dw, db) = partial.split_at_mut(dw_len);
-            chunk_fn(threads, Chunk { x, dy, out: Outputs { dx, dw, db } })
+            let first = c * BATCH_CHUNK;
+            let upstream = upstream.images(first..images.min(first + BATCH_CHUNK), out_len);
+            chunk_fn(threads, Chunk { x, upstream, out: Outputs { dx, dw, db } })
         };
         match dx {
             Some(dx) => {
@@ -519,6 +642,15 @@ fn in_chunks(
     })
 }
 
+/// `out = dy where y > 0, else 0` (the ReLU's backward rule, bit for bit as
+/// `relu::backward_into`): whole vectors in [`kernel::relu_grad_lanes`], the rest one by one.
+fn relu_grad(y: &[f32], dy: &[f32], out: &mut [f32]) {
+    let body = y.len() / kernel::LANES * kernel::LANES;
+    kernel::relu_grad_lanes(&y[..body], &dy[..body], &mut out[..body]);
+    let tail = out[body..].iter_mut().zip(&y[body..]).zip(&dy[body..]);
+    tail.for_each(|((o, &y), &dy)| *o = if y > 0.0 { dy } else { 0.0 });
+}
+
 /// `db[co] += Σ_pixels dY[co, ·]` for one image `dy` [C_out, OH·OW].
 /// forward: y = … + b[co] on every pixel, so db[co] = Σ_pixels dY[co, ·].
 fn add_bias_grad(dy: &[f32], db: &mut [f32]) {
@@ -535,22 +667,33 @@ fn row_sum(row: &[f32]) -> f32 {
 }
 
 /// One chunk's gradients by explicit im2col: per image, `dW += dY·colsᵀ`, `db += Σ dY`, and
-/// `dx = col2im(Wᵀ·dY)`. The GEMMs run as `threads` says.
+/// `dx = col2im(Wᵀ·dY)`. The GEMMs run as `threads` says. A fused ReLU's mask is applied to
+/// each image's `dY` first, into a scratch copy.
 fn backward_chunk(
     threads: Threads,
     geo: &Im2col,
     w: &[f32],
     chunk: Chunk,
 ) -> Result<(), TensorError> {
-    let Chunk { x, dy, out: Outputs { mut dx, dw, db } } = chunk;
+    let Chunk { x, upstream, out: Outputs { mut dx, dw, db } } = chunk;
     let (k, pixels) = (geo.rows(), geo.columns());
     let c_out = db.len();
-    let image_len = geo.c_in * geo.h * geo.w;
+    let (image_len, out_len) = (geo.c_in * geo.h * geo.w, c_out * pixels);
+    let masked_len = if upstream.relu_output.is_some() { out_len } else { 0 };
     db.fill(0.0);
-    with_scratch(&COLS, 2 * k * pixels, |scratch| {
-        // cols, dcols: [C_in·KH·KW, OH·OW]
-        let (cols, dcols) = scratch.split_at_mut(k * pixels);
-        for (image, dy) in dy.chunks_exact(c_out * pixels).enumerate() {
+    with_scratch(&COLS, 2 * k * pixels + masked_len, |scratch| {
+        // cols, dcols: [C_in·KH·KW, OH·OW]; masked: [C_out, OH·OW] (empty when unfused).
+        let (cols, rest) = scratch.split_at_mut(k * pixels);
+        let (dcols, masked) = rest.split_at_mut(k * pixels);
+        for image in 0..upstream.dy.len() / out_len {
+            let dy = &upstream.dy[image * out_len..(image + 1) * out_len];
+            let dy = match upstream.relu_output {
+                None => dy,
+                Some(y) => {
+                    relu_grad(&y[image * out_len..(image + 1) * out_len], dy, masked);
+                    &*masked
+                }
+            };
             geo.im2col(&x[image * image_len..(image + 1) * image_len], cols);
             // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, OH·OW]·[OH·OW, K], summed.
             let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
@@ -632,7 +775,7 @@ impl<'a> Implicit<'a> {
         flipped: &[f32],
         chunk: Chunk,
     ) -> Result<(), TensorError> {
-        let Chunk { x, dy, out: Outputs { mut dx, dw, db } } = chunk;
+        let Chunk { x, upstream, out: Outputs { mut dx, dw, db } } = chunk;
         let g = &self.grid;
         let (plane, columns) = (g.plane(), g.columns());
         let (image_len, out_len) = (self.c_in * g.h * g.w, self.c_out * g.out_h * g.out_w);
@@ -644,11 +787,13 @@ impl<'a> Implicit<'a> {
             // xp: [C_in, Hp, Wp], dyp: [C_out, Hp, Wp], wide: [C_in, columns] (dx on the grid).
             let (xp, rest) = scratch.split_at_mut(self.c_in * plane);
             let (dyp, wide) = rest.split_at_mut(self.c_out * plane);
-            for (image, (x, dy)) in
-                x.chunks_exact(image_len).zip(dy.chunks_exact(out_len)).enumerate()
-            {
+            for (image, x) in x.chunks_exact(image_len).enumerate() {
+                let dy = &upstream.dy[image * out_len..(image + 1) * out_len];
                 g.pad(x, xp);
-                g.pad(dy, dyp);
+                match upstream.relu_output {
+                    None => g.pad(dy, dyp),
+                    Some(y) => g.pad_relu_grad(dy, &y[image * out_len..(image + 1) * out_len], dyp),
+                }
                 let (xp, dyp) = (&*xp, &*dyp);
                 // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, columns]·[columns, K], summed.
                 if self.c_out < DIRECT_WEIGHT_GRAD {
@@ -662,13 +807,15 @@ impl<'a> Implicit<'a> {
                     let cols = Operand::rows_at(xp, Transpose::Yes, self.x_starts);
                     gemm_on(threads, dw_dims, dy_grid, cols, dw, acc)?;
                 }
-                add_bias_grad(dy, db);
+                // The padded planes of dY: their border zeros add nothing to Σ dY.
+                add_bias_grad(dyp, db);
                 if let Some(dx) = dx.as_deref_mut() {
                     // dx = W' [C_in, C_out·KH·KW] · cols(dyp) [C_out·KH·KW, columns]
                     let flipped = Operand::new(flipped, Transpose::No);
                     let cols = Operand::rows_at(dyp, Transpose::No, self.dy_starts);
                     gemm_on(threads, dx_dims, flipped, cols, wide, Accumulate::Overwrite)?;
-                    g.compact(wide, None, &mut dx[image * image_len..(image + 1) * image_len]);
+                    let dx = &mut dx[image * image_len..(image + 1) * image_len];
+                    g.compact(wide, None, Activation::Identity, dx);
                 }
             }
             Ok(())

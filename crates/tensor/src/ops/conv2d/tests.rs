@@ -140,6 +140,79 @@ proptest! {
     }
 }
 
+/// The fused `relu(conv2d(x))` of `case`, with and without a bias: forward and all three
+/// gradients bit-identical to `relu` composed with the unfused convolution, and close to the
+/// reference composition (its ReLU backward masked where the fused output is positive, since
+/// values within rounding of 0 may fall on either side of the kink).
+fn check_fused_relu(case: &Conv2dCase) -> Result<(), TestCaseError> {
+    let (x, w, b, dy) = tensors(case);
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for bias in [Some(&b), None] {
+        let mut y = Tensor::default();
+        forward_relu_into(&x, &w, bias, case.p, &mut y).expect("case is valid");
+        let z = forward(&x, &w, bias, case.p).expect("case is valid");
+        prop_assert_eq!(bits(&y), bits(&crate::ops::relu::forward(&z)));
+        let mut fused = Conv2dGrads::default();
+        backward_relu_into(&x, &w, &y, &dy, case.p, InputGrad::Compute, &mut fused)
+            .expect("case is valid");
+        let dz = crate::ops::relu::backward(&z, &dy).expect("same shapes");
+        let unfused = backward(&x, &w, &dz, case.p, InputGrad::Compute).expect("case is valid");
+        prop_assert_eq!(bits(&fused.dw), bits(&unfused.dw));
+        prop_assert_eq!(bits(&fused.db), bits(&unfused.db));
+        let (dx, dx_unfused) = (fused.dx.expect("computed"), unfused.dx.expect("computed"));
+        prop_assert_eq!(bits(&dx), bits(&dx_unfused));
+
+        // The reference composition: relu(reference::forward), and its backward through r
+        // masked by the fused output.
+        let (xs, ws) = (case.x_shape, case.w_shape);
+        let ref_bias = bias.map(|_| &case.b[..]);
+        let ref_z = reference::forward(&case.x, xs, &case.w, ws, ref_bias, case.p);
+        let terms = ws.c * ws.h * ws.w + 1;
+        check_close(
+            "y",
+            y.data(),
+            &crate::ops::relu::reference::forward(&ref_z),
+            atol(terms),
+            1e-5,
+        )?;
+        let y64 = crate::testing::to_f64(y.data());
+        let dz_ref = crate::ops::relu::reference::backward(&y64, &case.r);
+        let want = reference::backward(&case.x, xs, &case.w, ws, &dz_ref, case.p);
+        let per_weight = xs.n * case.out_hw.0 * case.out_hw.1;
+        check_close("db", fused.db.data(), &want.db, atol(per_weight), 1e-5)?;
+        check_close("dw", fused.dw.data(), &want.dw, atol(per_weight), 1e-5)?;
+        check_close("dx", dx.data(), &want.dx, atol(ws.n * ws.h * ws.w), 1e-5)?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn fused_relu_equals_relu_after_conv_on_the_implicit_path(case in same_case()) {
+        check_fused_relu(&case)?;
+    }
+
+    #[test]
+    fn fused_relu_equals_relu_after_conv_on_the_im2col_path(case in conv2d_case(3, 5, 17)) {
+        check_fused_relu(&case)?;
+    }
+}
+
+#[test]
+fn fused_relu_backward_rejects_a_wrong_output_shape() {
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let (x, w) = (Tensor::zeros(&[2, 3, 5, 5]), Tensor::zeros(&[4, 3, 3, 3]));
+    let (dy, y) = (Tensor::zeros(&[2, 4, 5, 5]), Tensor::zeros(&[2, 4, 5, 4]));
+    let mut grads = Conv2dGrads::default();
+    let err = backward_relu_into(&x, &w, &y, &dy, p, InputGrad::Compute, &mut grads).unwrap_err();
+    assert!(err.to_string().contains("conv2d_relu::backward"), "{err}");
+    let mut y = Tensor::default();
+    let err = forward_relu_into(&x, &Tensor::zeros(&[4, 2, 3, 3]), None, p, &mut y).unwrap_err();
+    assert!(err.to_string().contains("conv2d_relu::forward"), "{err}");
+}
+
 #[test]
 fn skipping_the_input_grad_leaves_dw_and_db_unchanged() {
     let case =
