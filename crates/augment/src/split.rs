@@ -5,6 +5,9 @@
 //! seeded: within each class, the class's groups are shuffled (`Rng::keyed(seed, &[class])`) and
 //! handed out one by one to whichever part is furthest below its target share of the class's
 //! samples. The result depends only on the file names, classes, fractions and seed.
+//!
+//! [`Split::cross_validation`] re-deals the training and validation parts into K folds the same
+//! way (grouped, stratified by class) for K-fold cross-validation, leaving the test part alone.
 
 use crate::AugmentError;
 use crate::folder::Dataset;
@@ -142,6 +145,54 @@ impl Split {
             part.sort_unstable();
         }
         Ok(split)
+    }
+
+    /// Fold `fold` of a K-fold cross-validation over this split's training and validation
+    /// samples: those are dealt into `folds` folds, whole groups at a time and class by class
+    /// (each class's groups shuffled with `Rng::keyed(seed, &[class])`, then taken largest first,
+    /// each to the fold holding the fewest samples of that class so far; ties: the lower fold);
+    /// fold `fold` becomes the validation part, the other folds the training part, and the test
+    /// part is kept as it is. Over `fold = 0..folds` every training-or-validation sample is
+    /// validated on exactly once, and never in a fold whose training part holds its object.
+    ///
+    /// # Errors
+    /// [`AugmentError::BadParameter`] unless `2 ≤ folds` and `fold < folds`.
+    pub fn cross_validation(
+        &self,
+        ds: &Dataset,
+        fold: usize,
+        folds: usize,
+        seed: u64,
+    ) -> Result<Self, AugmentError> {
+        if folds < 2 || fold >= folds {
+            return Err(AugmentError::bad(
+                "Split::cross_validation",
+                format!("fold {fold} of {folds}: needs at least 2 folds and fold < folds"),
+            ));
+        }
+        // group name → its training-or-validation samples; the class is its first sample's.
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in self.train.iter().chain(&self.val) {
+            groups.entry(&ds.samples[i].group).or_default().push(i);
+        }
+        let mut out = Self { test: self.test.clone(), ..Self::default() };
+        for class in 0..ds.classes.len() {
+            let mut members: Vec<&Vec<usize>> =
+                groups.values().filter(|idx| ds.samples[idx[0]].class == class).collect();
+            Rng::keyed(seed, &[class as u64]).shuffle(&mut members);
+            // Largest groups first (a stable sort keeps the shuffled order among equals), so
+            // the small ones even out the folds at the end.
+            members.sort_by_key(|m| std::cmp::Reverse(m.len()));
+            let mut counts = vec![0usize; folds];
+            for m in members {
+                let f = (0..folds).min_by_key(|&f| (counts[f], f)).expect("folds >= 2");
+                counts[f] += m.len();
+                if f == fold { &mut out.val } else { &mut out.train }.extend(m);
+            }
+        }
+        out.train.sort_unstable();
+        out.val.sort_unstable();
+        Ok(out)
     }
 
     /// The indices of one part.

@@ -305,6 +305,54 @@ fn stratified_split_is_seeded_and_keeps_groups_together() {
 }
 
 #[test]
+fn cross_validation_folds_partition_train_and_val_by_group() {
+    let root = temp_root("cv");
+    for class in ["a", "b"] {
+        for obj in 0..17 {
+            for tile in 1..=(1 + obj % 4) {
+                save(&root.join(format!("{class}/obj{obj}x-{tile}.png")), &rgb(8, 8, obj as u8));
+            }
+        }
+    }
+    let ds = load(&root, &opts(8)).unwrap();
+    let split = Split::stratified(&ds, SplitFractions::default(), 5).unwrap();
+    let mut pool: Vec<usize> = split.train.iter().chain(&split.val).copied().collect();
+    pool.sort_unstable();
+    let folds = 4;
+    let mut validated = vec![0usize; ds.len()];
+    for fold in 0..folds {
+        let cv = split.cross_validation(&ds, fold, folds, 9).unwrap();
+        assert_eq!(cv, split.cross_validation(&ds, fold, folds, 9).unwrap(), "seeded");
+        assert_eq!(cv.test, split.test, "the test part is left alone");
+        let mut both: Vec<usize> = cv.train.iter().chain(&cv.val).copied().collect();
+        both.sort_unstable();
+        assert_eq!(both, pool, "fold {fold}: train + val = the old train + val, no overlap");
+        for &v in &cv.val {
+            validated[v] += 1;
+            let group = &ds.samples[v].group;
+            assert!(cv.train.iter().all(|&t| &ds.samples[t].group != group), "{group} leaks");
+        }
+        // Stratified: each class's validation share is near 1/folds.
+        for class in 0..2 {
+            let n = |idx: &[usize]| idx.iter().filter(|&&i| ds.samples[i].class == class).count();
+            let share = n(&cv.val) as f32 / n(&pool) as f32;
+            assert!((share - 0.25).abs() < 0.1, "fold {fold} class {class}: {share}");
+        }
+    }
+    for &i in &pool {
+        assert_eq!(validated[i], 1, "{} validated {} times", ds.samples[i].file, validated[i]);
+    }
+    assert!(split.test.iter().all(|&i| validated[i] == 0));
+    assert_ne!(
+        split.cross_validation(&ds, 0, folds, 9).unwrap(),
+        split.cross_validation(&ds, 0, folds, 10).unwrap()
+    );
+    assert!(split.cross_validation(&ds, 4, 4, 0).is_err());
+    assert!(split.cross_validation(&ds, 0, 1, 0).is_err());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
 fn batches_do_not_depend_on_thread_count_or_batch_order() {
     let root = good_folder("batches");
     let ds = load(&root, &opts(24)).unwrap();

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{
-    Architecture, AugmentChoice, ClassBalance, InitScheme, OptimizerKind, Preset, ScheduleKind,
-    TrainConfig,
+    Architecture, AugmentChoice, ClassBalance, CvFold, InitScheme, OptimizerKind, Preset,
+    ScheduleKind, TrainConfig,
 };
 use crate::exit::{EXIT_CODES_HELP, Failure};
 
@@ -373,6 +373,11 @@ pub struct Overrides {
     /// the eight flips and quarter turns of each image; eval and predict then do the same.
     #[arg(long, value_name = "BOOL")]
     pub tta: Option<bool>,
+    /// K-fold cross-validation: FOLD/FOLDS (e.g. 0/4) deals the folder's training and
+    /// validation images into FOLDS folds by object and class and validates on fold FOLD (test
+    /// images untouched). Run every fold to judge a setting on all of train + val.
+    #[arg(long, value_name = "FOLD/FOLDS")]
+    pub cv_fold: Option<CvFold>,
 }
 
 impl Overrides {
@@ -397,6 +402,7 @@ impl Overrides {
             grad_clip,
             seed,
             tta,
+            cv_fold,
         } = self;
         arch.is_none()
             && init.is_none()
@@ -416,6 +422,7 @@ impl Overrides {
             && grad_clip.is_none()
             && seed.is_none()
             && tta.is_none()
+            && cv_fold.is_none()
     }
 
     /// Writes every given override into `c`.
@@ -442,6 +449,9 @@ impl Overrides {
         set(&mut c.dropout, self.dropout);
         set(&mut c.seed, self.seed);
         set(&mut c.test_time_augmentation, self.tta);
+        if let Some(cv) = self.cv_fold {
+            c.cross_validation = Some(cv);
+        }
         if let Some(clip) = self.grad_clip {
             c.grad_clip = (clip != 0.0).then_some(clip);
         }

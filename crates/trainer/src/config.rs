@@ -184,6 +184,41 @@ pub struct TrainConfig {
     /// configs written before it existed, which evaluated one view.
     #[serde(default)]
     pub test_time_augmentation: bool,
+    /// K-fold cross-validation: validate on one fold of the folder's training and validation
+    /// images (test images untouched) instead of its validation split. None = the folder's own
+    /// split. Missing in configs written before it existed.
+    #[serde(default)]
+    pub cross_validation: Option<CvFold>,
+}
+
+/// One fold of a K-fold cross-validation, `--cv-fold FOLD/FOLDS` (e.g. `0/4`): the training
+/// and validation images are dealt into FOLDS folds by object and class
+/// (`augment::Split::cross_validation`, with the fixed split seed, so every run of one
+/// cross-validation sees the same folds whatever its `--seed`); fold FOLD validates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CvFold {
+    /// Which fold validates, 0-based.
+    pub fold: usize,
+    /// How many folds.
+    pub folds: usize,
+}
+
+impl std::str::FromStr for CvFold {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = || format!("{s:?}: expected FOLD/FOLDS, e.g. 0/4 (fold 0 of 4)");
+        let (fold, folds) = s.split_once('/').ok_or_else(usage)?;
+        let fold = fold.trim().parse().map_err(|_| usage())?;
+        let folds = folds.trim().parse().map_err(|_| usage())?;
+        Ok(Self { fold, folds })
+    }
+}
+
+impl std::fmt::Display for CvFold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.fold, self.folds)
+    }
 }
 
 /// A setting the trainer refuses before doing any work. The message names the option.
@@ -229,6 +264,7 @@ impl TrainConfig {
                 grad_clip: Some(5.0),
                 seed: 0,
                 test_time_augmentation: true,
+                cross_validation: None,
             },
             Preset::PaperSgd => Self::paper(preset, data, OptimizerKind::Sgd, 0.001, 4, 100),
             Preset::PaperAdam => Self::paper(preset, data, OptimizerKind::Adam, 0.01, 32, 500),
@@ -267,6 +303,7 @@ impl TrainConfig {
             grad_clip: None,
             seed: 0,
             test_time_augmentation: false,
+            cross_validation: None,
         }
     }
 
@@ -286,6 +323,11 @@ impl TrainConfig {
                     self.architecture.pools()
                 ),
             ));
+        }
+        if let Some(cv) = self.cross_validation
+            && (cv.folds < 2 || cv.fold >= cv.folds)
+        {
+            return Err(reject("cv-fold", cv, "needs at least 2 folds and FOLD < FOLDS, e.g. 0/4"));
         }
         if self.image_size > 1024 {
             return Err(reject("image-size", self.image_size, "must be at most 1024"));
@@ -365,6 +407,23 @@ mod tests {
         c.lr = 0.1;
         c.warmup_epochs = c.epochs;
         assert_eq!(c.validate().unwrap_err().option, "warmup-epochs");
+    }
+
+    #[test]
+    fn cv_fold_parses_and_is_checked() {
+        let cv: CvFold = "1/4".parse().unwrap();
+        assert_eq!(cv, CvFold { fold: 1, folds: 4 });
+        assert_eq!(cv.to_string(), "1/4");
+        for bad in ["1", "a/4", "1/", "-1/4"] {
+            assert!(bad.parse::<CvFold>().unwrap_err().contains("FOLD/FOLDS"), "{bad}");
+        }
+        let mut c = TrainConfig::preset(Preset::Default, "d".into());
+        c.cross_validation = Some(cv);
+        c.validate().unwrap();
+        for (fold, folds) in [(4, 4), (0, 1)] {
+            c.cross_validation = Some(CvFold { fold, folds });
+            assert_eq!(c.validate().unwrap_err().option, "cv-fold");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use augment::{
 };
 use tensor::Tensor;
 
-use crate::config::AugmentChoice;
+use crate::config::{AugmentChoice, CvFold};
 use crate::exit::Failure;
 
 /// The split seed used when the folder has no `manifest.csv`: fixed, so every run (whatever its
@@ -76,6 +76,32 @@ pub fn split(ds: &Dataset) -> anyhow::Result<Split> {
         .into());
     }
     Ok(split)
+}
+
+/// The split a run trains and validates on: [`split`], or with `cv` one fold of a K-fold
+/// cross-validation over its training and validation images (`augment::Split::cross_validation`,
+/// seeded with [`SPLIT_SEED`] so every fold of one cross-validation deals the same folds).
+///
+/// # Errors
+/// As [`split`]; [`Failure::BadInput`] when the fold leaves a part empty.
+pub fn run_split(ds: &Dataset, cv: Option<CvFold>) -> anyhow::Result<Split> {
+    let split = split(ds)?;
+    let Some(cv) = cv else { return Ok(split) };
+    let folded = split
+        .cross_validation(ds, cv.fold, cv.folds, SPLIT_SEED)
+        .map_err(|e| Failure::Usage(format!("--cv-fold {cv}: {e}")))?;
+    if folded.train.is_empty() || folded.val.is_empty() {
+        return Err(Failure::BadInput(format!(
+            "--cv-fold {cv} on {}: fold {} gets {} validation images and leaves {} for training; \
+             use fewer folds or add images (each class needs several distinct objects)",
+            ds.root.display(),
+            cv.fold,
+            folded.val.len(),
+            folded.train.len()
+        ))
+        .into());
+    }
+    Ok(folded)
 }
 
 /// The augmentation pipeline for training batches.

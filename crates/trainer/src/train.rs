@@ -65,14 +65,14 @@ pub fn train_new(
     stop_after_steps: Option<usize>,
 ) -> anyhow::Result<Outcome> {
     let ds = data::load_folder(&config.data, config.image_size, config.augment)?;
-    let split = data::split(&ds)?;
+    let split = data::run_split(&ds, config.cross_validation)?;
     let dir = RunDir::create(out)?;
     dir.write_json(&dir.config(), &config)?;
     dir.write_json(&dir.classes(), &ds.classes)?;
     let net = Network::new(&network_spec(&config, ds.classes.len()));
     let opt = optimizer(&config);
     println!(
-        "run folder {}\ndata {}: {} images, classes {:?}; split {} train / {} val / {} test{}",
+        "run folder {}\ndata {}: {} images, classes {:?}; split {} train / {} val / {} test{}{}",
         dir.root().display(),
         ds.root.display(),
         ds.len(),
@@ -80,7 +80,11 @@ pub fn train_new(
         split.train.len(),
         split.val.len(),
         split.test.len(),
-        if ds.manifest.is_some() { " (from manifest.csv)" } else { " (seeded group split)" }
+        if ds.manifest.is_some() { " (from manifest.csv)" } else { " (seeded group split)" },
+        match config.cross_validation {
+            Some(cv) => format!("; cross-validation fold {cv} of train + val"),
+            None => String::new(),
+        }
     );
     let start = Start { net, opt, state: TrainState::start(), history: vec![] };
     Session::new(config, ds, split, dir, start)?.run(stop_after_steps)
@@ -116,7 +120,7 @@ pub fn resume(run: &Path, stop_after_steps: Option<usize>) -> anyhow::Result<Out
         ))
         .into());
     }
-    let split = data::split(&ds)?;
+    let split = data::run_split(&ds, config.cross_validation)?;
     let mut net = Network::new(&network_spec(&config, classes.len()));
     let mut opt = optimizer(&config);
     let path = dir.file(&checkpoint);

@@ -189,6 +189,42 @@ fn resume_reproduces_an_uninterrupted_run_bit_for_bit() {
     let _ = std::fs::remove_dir_all(root);
 }
 
+#[test]
+fn cross_validation_folds_validate_every_train_or_val_image_once() {
+    let root = scratch("cv");
+    let data = root.join("data");
+    write_folder(&data, PER_CLASS, 7);
+    // "split X train / Y val / Z test" from the run's first lines.
+    let parts = |stdout: &str| -> [usize; 3] {
+        let line = stdout.lines().find(|l| l.contains(" train / ")).expect("the split line");
+        let after = &line[line.find("split ").unwrap() + 6..];
+        let n: Vec<usize> =
+            after.split(" / ").map(|p| p.split(' ').next().unwrap().parse().unwrap()).collect();
+        [n[0], n[1], n[2]]
+    };
+    let total = 3 * PER_CLASS;
+    let mut validated = 0;
+    for fold in 0..2 {
+        let run = root.join(format!("fold{fold}"));
+        let mut args = fast(&data, &run, "1", "none");
+        args.extend(["--cv-fold".to_string(), format!("{fold}/2")]);
+        let stdout = String::from_utf8_lossy(&run_ok(&args).stdout).to_string();
+        assert!(stdout.contains(&format!("cross-validation fold {fold}/2")), "{stdout}");
+        let [train, val, test] = parts(&stdout);
+        assert_eq!(train + val + test, total, "{stdout}");
+        assert!(val > 0 && test > 0, "{stdout}");
+        validated += val;
+        // eval --split val of a cross-validation run evaluates that run's fold.
+        let out = trainer(&["eval", "--model", run.to_str().unwrap(), "--split", "val"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(&format!("of {val} images")), "{}", text(&out));
+        if fold == 1 {
+            assert_eq!(validated, total - test, "the two folds' validation parts partition");
+        }
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
 fn assert_fails(args: &[&str], code: i32, needle: &str) {
     let out = trainer(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -202,6 +238,8 @@ fn bad_inputs_get_their_message_and_exit_code() {
     // Bad usage: exit 2, naming the option.
     assert_fails(&["train", "--image-size", "30", "--dry-run"], 2, "--image-size 30");
     assert_fails(&["train", "--optimizer", "rmsprop"], 2, "rmsprop");
+    assert_fails(&["train", "--cv-fold", "4/4", "--dry-run"], 2, "--cv-fold 4/4");
+    assert_fails(&["train", "--cv-fold", "one", "--dry-run"], 2, "FOLD/FOLDS");
     // A missing folder, an empty folder, a corrupt image: exit 3, naming the path.
     let missing = root.join("nowhere");
     assert_fails(&["train", "--data", missing.to_str().unwrap()], 3, "no such folder");

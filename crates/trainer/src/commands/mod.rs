@@ -170,7 +170,13 @@ fn evaluation_images(
     let indices: Vec<usize> = match split {
         SplitChoice::All => (0..ds.len()).collect(),
         part => {
-            let split = Split::from_dataset(&ds, SplitFractions::default(), data::SPLIT_SEED)?;
+            // The run's own folder is split the way the run was (its cross-validation fold, if
+            // any); another folder by its own manifest or the seeded split.
+            let split = if folder == t.config.data {
+                data::run_split(&ds, t.config.cross_validation)?
+            } else {
+                Split::from_dataset(&ds, SplitFractions::default(), data::SPLIT_SEED)?
+            };
             match part {
                 SplitChoice::Train => split.train,
                 SplitChoice::Val => split.val,
