@@ -39,9 +39,10 @@ pub enum Command {
     /// (test.txt, test.json, test_confusion.csv). The test split is evaluated once, at the end;
     /// the best epoch is chosen on the validation split only.
     ///
-    /// Presets: `default` converges reliably at 64×64 (batch norm, He init, AdamW with warm-up
-    /// and cosine decay, class-weighted loss, label smoothing, the Default augmentation,
-    /// 120 epochs, predictions averaged over the eight flips and quarter turns).
+    /// Presets: `default` converges reliably at 64×64 (the wide-bn network with batch norm and
+    /// a global-average-pool head, He init, AdamW with warm-up and cosine decay, class-weighted
+    /// loss, label smoothing, the Default augmentation, 120 epochs, predictions averaged over
+    /// the eight flips and quarter turns).
     /// `paper-sgd` and `paper-adam` are the paper's two trials (224×224, PyTorch init, no
     /// normalisation, the paper's augmentations); --epochs may shorten them. Any option below
     /// overrides the preset.

@@ -65,7 +65,7 @@ pub fn check_collapse(predicted: &[usize], truth: &[usize], classes: &[String]) 
         Some(Warning(format!(
             "{:.0} % of the validation images are predicted as `{}` (which is {:.0} % of them): \
              the network has collapsed onto one class. Try a smaller --lr, batch norm \
-             (--arch gap-bn), class balancing (--balance weighted-loss) or the default preset.",
+             (--arch wide-bn), class balancing (--balance weighted-loss) or the default preset.",
             100.0 * share,
             classes[top],
             100.0 * true_share
@@ -79,7 +79,7 @@ pub fn check_collapse(predicted: &[usize], truth: &[usize], classes: &[String]) 
 pub fn non_finite_loss(loss: f32, epoch: usize, step: usize) -> String {
     format!(
         "the loss became {loss} at epoch {epoch}, step {step}: training diverged. \
-         Try a smaller --lr, --grad-clip, or batch norm (--arch gap-bn)."
+         Try a smaller --lr, --grad-clip, or batch norm (--arch wide-bn)."
     )
 }
 
