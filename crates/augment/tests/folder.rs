@@ -258,17 +258,23 @@ fn manifest_supplies_groups_and_splits_and_must_match_the_folders() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
-#[test]
-fn stratified_split_is_seeded_and_keeps_groups_together() {
-    let root = temp_root("split");
+/// Two classes `a`, `b` of `objects` objects each, object `i` in `1 + i % max_tiles` tiles
+/// (`obj{i}x-{tile}.png`, one group per object), loaded at 8×8.
+fn tiled_objects(root: &Path, objects: usize, max_tiles: usize) -> augment::Dataset {
     for class in ["a", "b"] {
-        for obj in 0..20 {
-            for tile in 1..=(1 + obj % 3) {
+        for obj in 0..objects {
+            for tile in 1..=(1 + obj % max_tiles) {
                 save(&root.join(format!("{class}/obj{obj}x-{tile}.png")), &rgb(8, 8, obj as u8));
             }
         }
     }
-    let ds = load(&root, &opts(8)).unwrap();
+    load(root, &opts(8)).unwrap()
+}
+
+#[test]
+fn stratified_split_is_seeded_and_keeps_groups_together() {
+    let root = temp_root("split");
+    let ds = tiled_objects(&root, 20, 3);
     let split = Split::from_dataset(&ds, SplitFractions::default(), 42).unwrap();
     assert_eq!(split, Split::stratified(&ds, SplitFractions::default(), 42).unwrap());
     assert_ne!(split, Split::stratified(&ds, SplitFractions::default(), 43).unwrap());
@@ -307,14 +313,7 @@ fn stratified_split_is_seeded_and_keeps_groups_together() {
 #[test]
 fn cross_validation_folds_partition_train_and_val_by_group() {
     let root = temp_root("cv");
-    for class in ["a", "b"] {
-        for obj in 0..17 {
-            for tile in 1..=(1 + obj % 4) {
-                save(&root.join(format!("{class}/obj{obj}x-{tile}.png")), &rgb(8, 8, obj as u8));
-            }
-        }
-    }
-    let ds = load(&root, &opts(8)).unwrap();
+    let ds = tiled_objects(&root, 17, 4);
     let split = Split::stratified(&ds, SplitFractions::default(), 5).unwrap();
     let mut pool: Vec<usize> = split.train.iter().chain(&split.val).copied().collect();
     pool.sort_unstable();
