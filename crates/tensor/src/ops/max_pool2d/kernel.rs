@@ -18,7 +18,7 @@ use wide::bytemuck::cast;
 use wide::{f32x16, u32x16};
 
 /// Outputs per SIMD vector.
-pub(super) const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
 /// `[0, 2, 4, …, 30]`: the column of each lane's window in its row pair.
 const EVEN_COLUMNS: u32x16 =
@@ -90,7 +90,7 @@ fn interleave(even: f32x16, odd: f32x16) -> [f32; 2 * LANES] {
 /// `y[j] = max(top[2j], top[2j+1], bottom[2j], bottom[2j+1])` for the [`LANES`] windows of one
 /// row pair, and `argmax[j]` = the flat input index of the winner, where `first` is the flat
 /// index of `top[0]` and `w` the input row length (so `bottom[0]` is at `first + w`).
-pub(super) fn max_pool_2x2_lanes(
+pub(crate) fn max_pool_2x2_lanes(
     top: &[f32; 2 * LANES],
     bottom: &[f32; 2 * LANES],
     first: u32,
@@ -119,7 +119,7 @@ pub(super) fn max_pool_2x2_lanes(
 ///
 /// Returns false, with `top`/`bottom` partly written, when some `argmax[j]` is not one of its
 /// own window's four indices: the caller then falls back to the general scatter.
-pub(super) fn max_pool_2x2_backward_lanes(
+pub(crate) fn max_pool_2x2_backward_lanes(
     dy: &[f32; LANES],
     argmax: &[u32; LANES],
     first: u32,

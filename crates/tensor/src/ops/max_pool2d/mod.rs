@@ -8,7 +8,7 @@
 //! window runs [`kernel`]'s SIMD lanes, 16 outputs of a row at a time, in both directions; every
 //! other window runs the reference plane loop and the general scatter.
 
-mod kernel;
+pub(crate) mod kernel;
 pub mod reference;
 #[cfg(test)]
 mod tests;
