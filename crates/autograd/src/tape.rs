@@ -80,7 +80,8 @@ pub(crate) struct GradTarget {
 /// gradients are bit-identical; only the nodes on the tape differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Fusion {
-    /// `Conv2d` then `ReLU` in a `Sequential` records one `conv2d_relu` node (the default).
+    /// `Conv2d, ReLU` in a `Sequential` records one `conv2d_relu` node, and `Conv2d, ReLU,
+    /// MaxPool2d` one `conv2d_relu_pool` node (the default).
     #[default]
     On,
     /// Every layer records its own nodes, e.g. to read a convolution's output before its ReLU

@@ -1,6 +1,7 @@
-//! `Conv2d` followed by `ReLU` in a `Sequential` records one fused `conv2d_relu` node (under
-//! the default `Fusion::On`) and must mean exactly what the two layers mean: the same logits,
-//! loss and parameter gradients, bit for bit, as the unfused graph (`Fusion::Off`).
+//! `Conv2d, ReLU` in a `Sequential` records one fused `conv2d_relu` node, and `Conv2d, ReLU,
+//! MaxPool2d` one `conv2d_relu_pool` node (under the default `Fusion::On`), and must mean
+//! exactly what the layers mean: the same logits, loss and parameter gradients, bit for bit, as
+//! the unfused graph (`Fusion::Off`).
 
 use autograd::init::Init;
 use autograd::loss::{CrossEntropyOptions, softmax_cross_entropy};
@@ -56,8 +57,8 @@ fn step(fusion: Fusion) -> (usize, Vec<u32>, u32, Vec<Vec<u32>>) {
 fn conv2d_then_relu_means_the_same_fused_or_not() {
     let (fused_nodes, fused_logits, fused_loss, fused_grads) = step(Fusion::On);
     let (nodes, logits, loss, grads) = step(Fusion::Off);
-    // The two convolutions' ReLUs are fused away; the linear layer's ReLU stays.
-    assert_eq!(fused_nodes + 2, nodes);
+    // conv, relu, pool → one node; conv, relu → one node; the linear layer's ReLU stays.
+    assert_eq!(fused_nodes + 3, nodes);
     assert_eq!(fused_logits, logits);
     assert_eq!(fused_loss, loss);
     assert_eq!(fused_grads.len(), 7);

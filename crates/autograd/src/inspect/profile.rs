@@ -53,7 +53,7 @@ fn rate(flops: u64, calls: u64, time: Duration) -> Option<f64> {
 /// `reset`, so that the graph the shapes and FLOPs are read from is still recorded.
 ///
 /// FLOPs count the multiply-adds of the two GEMM ops as 2 each:
-/// - conv2d, conv2d_relu: forward `2·N·C_out·OH·OW·C_in·KH·KW`; backward the same for `dW`, and again for
+/// - conv2d, conv2d_relu, conv2d_relu_pool: forward `2·N·C_out·OH·OW·C_in·KH·KW`; backward the same for `dW`, and again for
 ///   `dx` when the input needs a gradient (the first layer's image does not).
 /// - linear: forward `2·N·in·out`; backward twice that (`dx` and `dW`).
 ///
@@ -82,10 +82,24 @@ pub fn layer_profile(tape: &Tape) -> Option<Vec<LayerProfile>> {
 /// (forward, backward) FLOPs of node `i` (see [`layer_profile`]).
 fn flops(tape: &Tape, i: usize) -> (u64, u64) {
     let out = tape.value_at(i).len() as u64;
-    match tape.op_at(i) {
-        Op::Conv2d { x, w, .. } | Op::Conv2dRelu { x, w, .. } => {
+    let op = tape.op_at(i);
+    match op {
+        Op::Conv2d { x, w, .. } | Op::Conv2dRelu { x, w, .. } | Op::Conv2dReluPool { x, w, .. } => {
             // y [N, C_out, OH, OW]; each output sums C_in·KH·KW products of w [C_out, C_in, KH, KW].
             let dims = tape.value_at(w).dims();
+            // A fused pool's node holds the pooled output: count the convolution's.
+            let out = match op {
+                Op::Conv2dReluPool { params, .. } => {
+                    let (xd, wd) = (tape.value_at(x).dims(), dims);
+                    match (xd, wd) {
+                        (&[n, _, h, w], &[c_out, _, kh, kw]) => params
+                            .output_hw(h, w, kh, kw)
+                            .map_or(0, |(oh, ow)| (n * c_out * oh * ow) as u64),
+                        _ => 0,
+                    }
+                }
+                _ => out,
+            };
             let per_output: u64 = dims.iter().skip(1).map(|&d| d as u64).product();
             let forward = 2 * out * per_output;
             let passes = if tape.requires_grad_at(x) { 2 } else { 1 };

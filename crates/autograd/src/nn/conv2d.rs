@@ -1,6 +1,8 @@
 //! `Conv2d` layer: weight [C_out, C_in, KH, KW] and bias [C_out], PyTorch names and layout.
 
-use super::Module;
+use std::any::Any;
+
+use super::{MaxPool2d, Module, ReLU};
 use crate::init::Init;
 use crate::{Parameter, Result, Tape, Var, ops};
 use tensor::Rng;
@@ -48,10 +50,26 @@ impl Module for Conv2d {
         ops::conv2d(tape, x, w, b, self.params)
     }
 
-    fn forward_relu(&mut self, tape: &mut Tape, x: Var) -> Result<Option<Var>> {
+    /// Conv2d, ReLU → `conv2d_relu`; Conv2d, ReLU, MaxPool2d → `conv2d_relu_pool`.
+    fn forward_fused(
+        &mut self,
+        tape: &mut Tape,
+        x: Var,
+        next: &[Box<dyn Module>],
+    ) -> Result<Option<(Var, usize)>> {
+        let layer = |i: usize| next.get(i).map(|l| &**l as &dyn Any);
+        if !layer(0).is_some_and(|l| l.is::<ReLU>()) {
+            return Ok(None);
+        }
         let w = tape.param(&self.weight);
         let b = self.bias.as_ref().map(|b| tape.param(b));
-        ops::conv2d_relu(tape, x, w, b, self.params).map(Some)
+        match layer(1).and_then(|l| l.downcast_ref::<MaxPool2d>()) {
+            Some(pool) => {
+                let y = ops::conv2d_relu_pool(tape, x, w, b, self.params, pool.params)?;
+                Ok(Some((y, 2)))
+            }
+            None => Ok(Some((ops::conv2d_relu(tape, x, w, b, self.params)?, 1))),
+        }
     }
 
     fn parameters(&self) -> Vec<&Parameter> {

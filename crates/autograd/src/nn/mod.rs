@@ -45,7 +45,8 @@ pub enum Mode {
 /// running averages, dropout's random stream). Parameters are listed in a fixed order, which
 /// optimisers rely on to keep their per-parameter state.
 ///
-/// `Any` lets a [`Sequential`] recognise a [`ReLU`] child, which the layer before it may fuse.
+/// `Any` lets a layer recognise the layers after it that it can fuse (see
+/// [`Module::forward_fused`]).
 pub trait Module: std::fmt::Debug + Send + std::any::Any {
     /// Records this module's ops on `tape`, from input `x` to the returned output.
     ///
@@ -53,13 +54,21 @@ pub trait Module: std::fmt::Debug + Send + std::any::Any {
     /// Whatever the ops reject (shapes that do not fit the layer, stale vars).
     fn forward(&mut self, tape: &mut Tape, x: Var) -> Result<Var>;
 
-    /// `relu(self.forward(x))` recorded as one fused node, for a layer that has such an op
-    /// ([`Conv2d`]: `ops::conv2d_relu`), with bit-identical values and gradients. `Ok(None)`,
-    /// the default, means it has none: the caller then records a separate [`ReLU`].
+    /// Records this layer and the first few of the layers that follow it (`next`, in order)
+    /// as one fused node with bit-identical values and gradients, returning its output and how
+    /// many of `next` it took; `Ok(None)` (the default) leaves every layer to its own
+    /// [`Module::forward`]. [`Conv2d`] takes a [`ReLU`] (`ops::conv2d_relu`), and a
+    /// [`MaxPool2d`] after it (`ops::conv2d_relu_pool`). [`Sequential`] asks, unless the
+    /// tape says [`Fusion::Off`](crate::Fusion::Off).
     ///
     /// # Errors
     /// As [`Module::forward`].
-    fn forward_relu(&mut self, _tape: &mut Tape, _x: Var) -> Result<Option<Var>> {
+    fn forward_fused(
+        &mut self,
+        _tape: &mut Tape,
+        _x: Var,
+        _next: &[Box<dyn Module>],
+    ) -> Result<Option<(Var, usize)>> {
         Ok(None)
     }
 

@@ -1,13 +1,11 @@
 //! `Sequential`: layers applied one after the other, named like `nn.Sequential`.
 
-use std::any::Any;
-
-use super::{Mode, Module, ReLU, prefixed};
+use super::{Mode, Module, prefixed};
 use crate::{Buffer, Fusion, Parameter, Result, Tape, Var};
 
-/// Applies its children in order. A child followed by a [`ReLU`] records both as one fused node
-/// when it can ([`Module::forward_relu`]) and the tape allows it ([`Fusion::On`]): the same
-/// values and gradients, with less memory traffic. Children's tensor names get the child's name as a prefix:
+/// Applies its children in order. A child may record itself and the children after it as one
+/// fused node ([`Module::forward_fused`], e.g. `Conv2d, ReLU, MaxPool2d`) when the tape allows
+/// it ([`Fusion::On`]): the same values and gradients, with less memory traffic. Children's tensor names get the child's name as a prefix:
 /// its index for [`Sequential::new`] (`"0.weight"`), or the given name for
 /// [`Sequential::named`] (`"features.0.weight"` when the child is itself a `Sequential`).
 #[derive(Debug)]
@@ -48,15 +46,14 @@ impl Module for Sequential {
         let mut x = x;
         let mut i = 0;
         while i < self.layers.len() {
-            let relu_next = self.layers.get(i + 1).is_some_and(|l| (&**l as &dyn Any).is::<ReLU>());
-            let layer = &mut self.layers[i];
+            let (head, next) = self.layers.split_at_mut(i + 1);
+            let layer = &mut head[i];
             i += 1;
-            if relu_next
-                && tape.fusion() == Fusion::On
-                && let Some(y) = layer.forward_relu(tape, x)?
+            if tape.fusion() == Fusion::On
+                && let Some((y, taken)) = layer.forward_fused(tape, x, next)?
             {
                 x = y;
-                i += 1; // the ReLU is part of `y`
+                i += taken;
             } else {
                 x = layer.forward(tape, x)?;
             }

@@ -20,7 +20,7 @@ mod sum;
 
 pub use add::add;
 pub use batch_norm2d::{BatchNormMode, batch_norm2d};
-pub use conv2d::{conv2d, conv2d_relu};
+pub use conv2d::{conv2d, conv2d_relu, conv2d_relu_pool};
 pub use dropout::dropout;
 pub use global_avg_pool2d::global_avg_pool2d;
 pub use linear::linear;
@@ -36,6 +36,7 @@ use crate::{ParamId, Result, Tape};
 use tensor::Tensor;
 use tensor::ops::batch_norm2d::Statistics;
 use tensor::ops::conv2d::Conv2dParams;
+use tensor::ops::max_pool2d::Pool2dParams;
 
 /// A recorded node: which op made it, from which nodes (by index), with which constants.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,6 +53,15 @@ pub(crate) enum Op {
     Conv2d { x: usize, w: usize, b: Option<usize>, params: Conv2dParams },
     /// `relu(conv2d(x, w, b))` in one node (`ops::conv2d_relu`).
     Conv2dRelu { x: usize, w: usize, b: Option<usize>, params: Conv2dParams },
+    /// `max_pool2d(relu(conv2d(x, w, b)), pool)` in one node (`ops::conv2d_relu_pool`; the
+    /// pool's winners in `Saved::indices`).
+    Conv2dReluPool {
+        x: usize,
+        w: usize,
+        b: Option<usize>,
+        params: Conv2dParams,
+        pool: Pool2dParams,
+    },
     /// `x·wᵀ + b`.
     Linear { x: usize, w: usize, b: Option<usize> },
     /// `max(x, 0)`.
@@ -84,6 +94,7 @@ impl Op {
             Op::Add { a, b } => [Some(a), Some(b), None],
             Op::Conv2d { x, w, b, .. }
             | Op::Conv2dRelu { x, w, b, .. }
+            | Op::Conv2dReluPool { x, w, b, .. }
             | Op::Linear { x, w, b } => [Some(x), Some(w), b],
             Op::SoftmaxCrossEntropy { logits, .. } => [Some(logits), None, None],
             Op::Relu { x }
@@ -107,6 +118,7 @@ impl Op {
             Op::Add { .. } => "add",
             Op::Conv2d { .. } => "conv2d",
             Op::Conv2dRelu { .. } => "conv2d_relu",
+            Op::Conv2dReluPool { .. } => "conv2d_relu_pool",
             Op::Linear { .. } => "linear",
             Op::Relu { .. } => "relu",
             Op::MaxPool2d { .. } => "max_pool2d",
@@ -139,6 +151,10 @@ impl Op {
             }
             Op::Conv2dRelu { x, w, b, params } => {
                 conv2d::backward(tape, [x, w], b, params, Epilogue::Relu { node }, dy)
+            }
+            Op::Conv2dReluPool { x, w, b, params, pool } => {
+                let epilogue = Epilogue::ReluPool { node, pool, argmax: &saved.indices };
+                conv2d::backward(tape, [x, w], b, params, epilogue, dy)
             }
             Op::Linear { x, w, b } => linear::backward(tape, [x, w], b, dy),
             Op::Relu { x } => relu::backward(tape, x, dy),

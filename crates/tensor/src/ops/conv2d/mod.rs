@@ -24,6 +24,8 @@
 //! applied in the pass that already writes `y` (adding the bias), and its backward mask
 //! (`dy` where `y > 0`) in the pass that already copies `dy` into the padded grid. The unfused
 //! composition costs two extra passes over the output in each direction.
+//! [`backward_relu_pool_into`] goes one step further back: the gradient of a max-pool after the
+//! ReLU is scattered to the pool's winners straight into that padded copy (`upstream.rs`).
 //!
 //! Images run in parallel (rayon); each GEMM is split over the pool too only when the batch
 //! alone cannot keep it busy. Scratch buffers are per thread, so a warmed-up call allocates
@@ -36,16 +38,21 @@ mod im2col;
 mod implicit;
 mod kernel;
 pub mod reference;
+mod relu_pool;
 mod scratch;
 #[cfg(test)]
 mod tests;
+mod upstream;
 
 use rayon::prelude::*;
 
 use self::im2col::Im2col;
 use self::implicit::PaddedGrid;
+use self::relu_pool::{RawImage, relu_pool};
 use self::scratch::{COLS, FLIPPED, PARTIALS, STARTS, with_scratch};
+use self::upstream::{Layout, PoolWindows, Upstream, scatter_pooled};
 use crate::ops::gemm::{Accumulate, GemmDims, Operand, Threads, Transpose, gemm_on};
+use crate::ops::max_pool2d::Pool2dParams;
 use crate::{Shape4, Tensor, TensorError};
 
 /// Below this many output channels the implicit path computes `dW` with its own kernel
@@ -255,6 +262,110 @@ pub fn forward_relu_into(
     forward_activated("conv2d_relu::forward", x, w, b, p, Activation::Relu, y)
 }
 
+/// `y = max_pool2d(relu(conv2d(x, w, b)), pool)` [N, C_out, PH, PW] and the pool's winners
+/// (`argmax`, flat indices into the conv output [N, C_out, OH, OW]) into caller-owned buffers:
+/// [`forward_relu_into`] then `max_pool2d::forward_into`, fused, with bit-identical values and
+/// winners. The pool runs on each image's GEMM output while it is in cache, so the full-size
+/// convolution output is never stored.
+///
+/// # Errors
+/// As [`forward`], the pool's window errors for the output [OH, OW], and
+/// [`TensorError::InvalidParameter`] when the conv output has more elements than `u32`
+/// winners can address (messages name `conv2d_relu_pool::forward`).
+pub fn forward_relu_pool_into(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    (p, pool): (Conv2dParams, Pool2dParams),
+    y: &mut Tensor,
+    argmax: &mut Vec<u32>,
+) -> Result<(), TensorError> {
+    let op = "conv2d_relu_pool::forward";
+    let g = geometry(op, x, w, p)?;
+    check_bias(op, &g, w, b)?;
+    let pooled_hw = pool.output_hw(g.out_h, g.out_w)?;
+    let conv_len = g.x.n * g.w.n * g.out_h * g.out_w;
+    if u32::try_from(conv_len).is_err() {
+        let what = format!("a conv output of {conv_len} elements is too big for u32 winners");
+        return Err(TensorError::InvalidParameter { op, what });
+    }
+    let windows = PoolWindows {
+        kernel: pool.kernel,
+        stride: pool.stride,
+        conv_hw: (g.out_h, g.out_w),
+        pooled_hw,
+    };
+    y.resize_for_overwrite(&[g.x.n, g.w.n, pooled_hw.0, pooled_hw.1]);
+    argmax.resize(y.len(), 0);
+    let (x, w, b) = (x.data(), w.data(), b.map(Tensor::data));
+    let (y, argmax) = (y.data_mut(), argmax.as_mut_slice());
+    let threads = inner_threads(g.x.n);
+    let (image_len, pooled_len) = (g.x.c * g.x.h * g.x.w, g.w.n * pooled_hw.0 * pooled_hw.1);
+    let c_out = g.w.n;
+    let outputs = y.par_chunks_mut(pooled_len).zip(argmax.par_chunks_mut(pooled_len));
+    let images = outputs.zip(x.par_chunks(image_len)).enumerate();
+    match g.padded_grid(p) {
+        Some(grid) => {
+            let (k, columns, padded) = (grid.rows(g.x.c), grid.columns(), g.x.c * grid.plane());
+            let dims = GemmDims { m: c_out, n: columns, k };
+            with_scratch(&STARTS, k, |starts| {
+                grid.starts(starts);
+                let starts = &*starts;
+                images.try_for_each(|(image, ((y, argmax), x))| {
+                    with_scratch(&COLS, padded + c_out * columns, |scratch| {
+                        // xp: [C_in, Hp, Wp]; wide: [C_out, columns], conv(x) on the padded grid.
+                        let (xp, wide) = scratch.split_at_mut(padded);
+                        grid.pad(x, xp);
+                        let w = Operand::new(w, Transpose::No);
+                        let cols = Operand::rows_at(xp, Transpose::No, starts);
+                        gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
+                        let raw =
+                            RawImage { src: wide, plane: columns, pitch: grid.pitch(), bias: b };
+                        relu_pool(raw, windows, image * c_out * g.out_h * g.out_w, y, argmax);
+                        Ok(())
+                    })
+                })
+            })
+        }
+        None => {
+            let geo = g.im2col(p);
+            let (k, pixels) = (geo.rows(), geo.columns());
+            let dims = GemmDims { m: c_out, n: pixels, k };
+            images.try_for_each(|(image, ((y, argmax), x))| {
+                with_scratch(&COLS, k * pixels + c_out * pixels, |scratch| {
+                    // cols: [C_in·KH·KW, OH·OW]; dense: [C_out, OH·OW] = W·cols.
+                    let (cols, dense) = scratch.split_at_mut(k * pixels);
+                    geo.im2col(x, cols);
+                    let (w, cols) =
+                        (Operand::new(w, Transpose::No), Operand::new(cols, Transpose::No));
+                    gemm_on(threads, dims, w, cols, dense, Accumulate::Overwrite)?;
+                    let raw = RawImage { src: dense, plane: pixels, pitch: g.out_w, bias: b };
+                    relu_pool(raw, windows, image * c_out * pixels, y, argmax);
+                    Ok(())
+                })
+            })
+        }
+    }
+}
+
+/// Checks that the bias, if any, is [C_out].
+fn check_bias(
+    op: &'static str,
+    g: &Geometry,
+    w: &Tensor,
+    b: Option<&Tensor>,
+) -> Result<(), TensorError> {
+    match b {
+        Some(b) if b.dims() != [g.w.n] => Err(TensorError::ShapeMismatch {
+            op,
+            lhs: w.dims().to_vec(),
+            rhs: b.dims().to_vec(),
+            why: "the bias must be [C_out]",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Validates, then runs the forward path for this geometry with `activation` as the epilogue.
 fn forward_activated(
     op: &'static str,
@@ -266,16 +377,7 @@ fn forward_activated(
     y: &mut Tensor,
 ) -> Result<(), TensorError> {
     let g = geometry(op, x, w, p)?;
-    if let Some(b) = b
-        && b.dims() != [g.w.n]
-    {
-        return Err(TensorError::ShapeMismatch {
-            op,
-            lhs: w.dims().to_vec(),
-            rhs: b.dims().to_vec(),
-            why: "the bias must be [C_out]",
-        });
-    }
+    check_bias(op, &g, w, b)?;
     y.resize_for_overwrite(&g.y_dims());
     let (x, w, b, y) = (x.data(), w.data(), b.map(Tensor::data), y.data_mut());
     match g.padded_grid(p) {
@@ -468,7 +570,7 @@ pub fn backward_into(
     let op = "conv2d::backward";
     let g = geometry(op, x, w, p)?;
     check_output_shape(op, &g, dy, "dy must have the forward output's shape [N, C_out, OH, OW]")?;
-    let upstream = Upstream { dy: dy.data(), relu_output: None };
+    let upstream = Upstream::Conv { dy: dy.data() };
     backward_masked(&g, p, (x, w), upstream, input_grad, grads)
 }
 
@@ -494,7 +596,57 @@ pub fn backward_relu_into(
     let g = geometry(op, x, w, p)?;
     check_output_shape(op, &g, dy, "dy must have the forward output's shape [N, C_out, OH, OW]")?;
     check_output_shape(op, &g, y, "y must be the forward output [N, C_out, OH, OW]")?;
-    let upstream = Upstream { dy: dy.data(), relu_output: Some(y.data()) };
+    let upstream = Upstream::Relu { dy: dy.data(), y: y.data() };
+    backward_masked(&g, p, (x, w), upstream, input_grad, grads)
+}
+
+/// Backward of `max_pool2d::forward(relu(conv2d(x, w, b)), pool)` given the pool's output `y`
+/// [N, C_out, PH, PW], its winners `argmax` (flat indices into the conv output
+/// [N, C_out, OH, OW], as `max_pool2d::forward` returns them) and `dy = ∂loss/∂y`: the gradients
+/// of [`backward_into`] for `dz = 0`, then `dz[argmax[o]] += dy[o]` where `y[o] > 0` (the pool's
+/// scatter, then the ReLU's mask: a winner's ReLU output is the pooled value). Bit-identical
+/// to `max_pool2d::backward`, `relu::backward_into`, [`backward_into`] in a row, without any
+/// full-size gradient tensor: the scatter writes straight into the padded copy the convolution's
+/// backward reads.
+///
+/// # Errors
+/// As [`backward`]; [`TensorError::ShapeMismatch`] unless `y` and `dy` are the pool's output
+/// shape and `argmax` has one index per output; [`TensorError::InvalidParameter`] for an index
+/// outside its own window (messages name `conv2d_relu_pool::backward`).
+#[allow(clippy::too_many_arguments)]
+pub fn backward_relu_pool_into(
+    x: &Tensor,
+    w: &Tensor,
+    (y, argmax): (&Tensor, &[u32]),
+    dy: &Tensor,
+    p: Conv2dParams,
+    pool: Pool2dParams,
+    input_grad: InputGrad,
+    grads: &mut Conv2dGrads,
+) -> Result<(), TensorError> {
+    let op = "conv2d_relu_pool::backward";
+    let g = geometry(op, x, w, p)?;
+    let pooled_hw = pool.output_hw(g.out_h, g.out_w)?;
+    let pooled = [g.x.n, g.w.n, pooled_hw.0, pooled_hw.1];
+    for (t, why) in [(dy, "dy must be the pool's output shape"), (y, "y must be the pool's output")]
+    {
+        if t.dims() != pooled {
+            let (lhs, rhs) = (pooled.to_vec(), t.dims().to_vec());
+            return Err(TensorError::ShapeMismatch { op, lhs, rhs, why });
+        }
+    }
+    if argmax.len() != dy.len() {
+        let (shape, expected, got) = (pooled.to_vec(), dy.len(), argmax.len());
+        return Err(TensorError::LengthMismatch { op, shape, expected, got });
+    }
+    let windows = PoolWindows {
+        kernel: pool.kernel,
+        stride: pool.stride,
+        conv_hw: (g.out_h, g.out_w),
+        pooled_hw,
+    };
+    let upstream =
+        Upstream::ReluPool { dy: dy.data(), y: y.data(), argmax, windows, first_image: 0 };
     backward_masked(&g, p, (x, w), upstream, input_grad, grads)
 }
 
@@ -509,22 +661,6 @@ fn check_output_shape(
         return Ok(());
     }
     Err(TensorError::ShapeMismatch { op, lhs: g.y_dims().to_vec(), rhs: t.dims().to_vec(), why })
-}
-
-/// `∂loss/∂y` as the backward passes read it: `dy` [N, C_out, OH, OW], and for the fused
-/// [`forward_relu_into`] its output `y` of the same shape, whose `y > 0` masks `dy`.
-#[derive(Debug, Clone, Copy)]
-struct Upstream<'a> {
-    dy: &'a [f32],
-    relu_output: Option<&'a [f32]>,
-}
-
-impl<'a> Upstream<'a> {
-    /// Images `range` of the batch, `out_len` floats each.
-    fn images(self, range: std::ops::Range<usize>, out_len: usize) -> Self {
-        let floats = range.start * out_len..range.end * out_len;
-        Self { dy: &self.dy[floats.clone()], relu_output: self.relu_output.map(|y| &y[floats]) }
-    }
 }
 
 /// The backward passes, for validated shapes (the convolution's, on `dy` masked by the ReLU's
@@ -552,7 +688,7 @@ fn backward_masked(
     };
     let (x, w) = (x.data(), w.data());
     let out = Outputs { dx, dw: grads.dw.data_mut(), db: grads.db.data_mut() };
-    let (image_len, out_len) = (g.x.c * g.x.h * g.x.w, g.w.n * g.out_h * g.out_w);
+    let image_len = g.x.c * g.x.h * g.x.w;
     match g.padded_grid(p) {
         // "Same" padding: dy padded like x has the same grid, so dx is a convolution of it.
         Some(grid) if g.w.h == g.w.w && g.w.h == 2 * p.padding + 1 => {
@@ -562,7 +698,7 @@ fn backward_masked(
                 let implicit = Implicit::new(grid, c_in, c_out, tables);
                 with_scratch(&FLIPPED, w.len(), |flipped| {
                     implicit.flip(w, flipped);
-                    in_chunks(x, upstream, (image_len, out_len), out, |threads, chunk| {
+                    in_chunks(x, upstream, image_len, out, |threads, chunk| {
                         implicit.backward_chunk(threads, w, flipped, chunk)
                     })
                 })
@@ -570,7 +706,7 @@ fn backward_masked(
         }
         _ => {
             let geo = g.im2col(p);
-            in_chunks(x, upstream, (image_len, out_len), out, |threads, chunk| {
+            in_chunks(x, upstream, image_len, out, |threads, chunk| {
                 backward_chunk(threads, &geo, w, chunk)
             })
         }
@@ -602,11 +738,11 @@ struct Chunk<'a> {
 
 /// Runs `chunk_fn` on the batch in chunks of [`BATCH_CHUNK`] images (in parallel), then adds
 /// the chunks' partial `dW`, `db` in chunk order, so the sums do not depend on the thread count.
-/// `image_len` and `out_len` are the floats of one image of `x` and of `dy`.
+/// `image_len` is the floats of one image of `x`.
 fn in_chunks(
     x: &[f32],
     upstream: Upstream,
-    (image_len, out_len): (usize, usize),
+    image_len: usize,
     out: Outputs,
     chunk_fn: impl Fn(Threads, Chunk) -> Result<(), TensorError> + Sync,
 ) -> Result<(), TensorError> {
@@ -621,7 +757,7 @@ fn in_chunks(
         let run = |(c, (partial, x)): (usize, (&mut [f32], &[f32])), dx| {
             let (dw, db) = partial.split_at_mut(dw_len);
             let first = c * BATCH_CHUNK;
-            let upstream = upstream.images(first..images.min(first + BATCH_CHUNK), out_len);
+            let upstream = upstream.images(first..images.min(first + BATCH_CHUNK), images);
             chunk_fn(threads, Chunk { x, upstream, out: Outputs { dx, dw, db } })
         };
         match dx {
@@ -667,8 +803,8 @@ fn row_sum(row: &[f32]) -> f32 {
 }
 
 /// One chunk's gradients by explicit im2col: per image, `dW += dY·colsᵀ`, `db += Σ dY`, and
-/// `dx = col2im(Wᵀ·dY)`. The GEMMs run as `threads` says. A fused ReLU's mask is applied to
-/// each image's `dY` first, into a scratch copy.
+/// `dx = col2im(Wᵀ·dY)`. The GEMMs run as `threads` says. Behind a fused ReLU (and pool),
+/// each image's `dY` is first written into a scratch copy (`upstream.rs`).
 fn backward_chunk(
     threads: Threads,
     geo: &Im2col,
@@ -679,18 +815,23 @@ fn backward_chunk(
     let (k, pixels) = (geo.rows(), geo.columns());
     let c_out = db.len();
     let (image_len, out_len) = (geo.c_in * geo.h * geo.w, c_out * pixels);
-    let masked_len = if upstream.relu_output.is_some() { out_len } else { 0 };
+    let images = x.len() / image_len;
+    let masked_len = if let Upstream::Conv { .. } = upstream { 0 } else { out_len };
     db.fill(0.0);
     with_scratch(&COLS, 2 * k * pixels + masked_len, |scratch| {
         // cols, dcols: [C_in·KH·KW, OH·OW]; masked: [C_out, OH·OW] (empty when unfused).
         let (cols, rest) = scratch.split_at_mut(k * pixels);
         let (dcols, masked) = rest.split_at_mut(k * pixels);
-        for image in 0..upstream.dy.len() / out_len {
-            let dy = &upstream.dy[image * out_len..(image + 1) * out_len];
-            let dy = match upstream.relu_output {
-                None => dy,
-                Some(y) => {
-                    relu_grad(&y[image * out_len..(image + 1) * out_len], dy, masked);
+        for image in 0..images {
+            let dy = match upstream.images(image..image + 1, images) {
+                Upstream::Conv { dy } => dy,
+                Upstream::Relu { dy, y } => {
+                    relu_grad(y, dy, masked);
+                    &*masked
+                }
+                Upstream::ReluPool { dy, y, argmax, windows, first_image } => {
+                    let dense = Layout { plane: pixels, pitch: geo.out_w, pad: 0 };
+                    scatter_pooled((dy, y, argmax), first_image, windows, dense, masked)?;
                     &*masked
                 }
             };
@@ -778,7 +919,8 @@ impl<'a> Implicit<'a> {
         let Chunk { x, upstream, out: Outputs { mut dx, dw, db } } = chunk;
         let g = &self.grid;
         let (plane, columns) = (g.plane(), g.columns());
-        let (image_len, out_len) = (self.c_in * g.h * g.w, self.c_out * g.out_h * g.out_w);
+        let image_len = self.c_in * g.h * g.w;
+        let images = x.len() / image_len;
         let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: columns };
         let dx_dims = GemmDims { m: self.c_in, n: columns, k: self.dy_starts.len() };
         db.fill(0.0);
@@ -788,11 +930,14 @@ impl<'a> Implicit<'a> {
             let (xp, rest) = scratch.split_at_mut(self.c_in * plane);
             let (dyp, wide) = rest.split_at_mut(self.c_out * plane);
             for (image, x) in x.chunks_exact(image_len).enumerate() {
-                let dy = &upstream.dy[image * out_len..(image + 1) * out_len];
                 g.pad(x, xp);
-                match upstream.relu_output {
-                    None => g.pad(dy, dyp),
-                    Some(y) => g.pad_relu_grad(dy, &y[image * out_len..(image + 1) * out_len], dyp),
+                match upstream.images(image..image + 1, images) {
+                    Upstream::Conv { dy } => g.pad(dy, dyp),
+                    Upstream::Relu { dy, y } => g.pad_relu_grad(dy, y, dyp),
+                    Upstream::ReluPool { dy, y, argmax, windows, first_image } => {
+                        let grid = Layout { plane, pitch: g.pitch(), pad: g.padding };
+                        scatter_pooled((dy, y, argmax), first_image, windows, grid, dyp)?;
+                    }
                 }
                 let (xp, dyp) = (&*xp, &*dyp);
                 // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, columns]·[columns, K], summed.

@@ -6,6 +6,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::ops::max_pool2d::Pool2dParams;
 use crate::testing::{Conv2dCase, central_difference, check_close, conv2d_case, dot, to_f32};
 use crate::{Shape4, Tensor};
 
@@ -198,6 +199,108 @@ proptest! {
     fn fused_relu_equals_relu_after_conv_on_the_im2col_path(case in conv2d_case(3, 5, 17)) {
         check_fused_relu(&case)?;
     }
+}
+
+/// `max_pool2d(relu(conv2d(x)))` of `case` under `pool` (skipped when the window does not
+/// fit): forward (values and winners) and backward bit-identical to the three ops in a row.
+fn check_fused_relu_pool(case: &Conv2dCase, pool: Pool2dParams) -> Result<(), TestCaseError> {
+    use crate::ops::{max_pool2d, relu};
+    let (x, w, b, _) = tensors(case);
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let mut full = Tensor::default();
+    forward_relu_into(&x, &w, Some(&b), case.p, &mut full).expect("case is valid");
+    let Ok((y, argmax)) = max_pool2d::forward(&full, pool) else {
+        return Ok(()); // the pool window is larger than this output
+    };
+    for bias in [Some(&b), None] {
+        let (mut fused_y, mut fused_argmax) = (Tensor::default(), Vec::new());
+        forward_relu_pool_into(&x, &w, bias, (case.p, pool), &mut fused_y, &mut fused_argmax)
+            .expect("case is valid");
+        let mut unfused = Tensor::default();
+        forward_relu_into(&x, &w, bias, case.p, &mut unfused).expect("case is valid");
+        let (want_y, want_argmax) = max_pool2d::forward(&unfused, pool).expect("fits");
+        prop_assert_eq!(bits(&fused_y), bits(&want_y));
+        prop_assert_eq!(fused_argmax, want_argmax);
+    }
+    let dy = Tensor::from_fn(y.dims(), |i| ((i * 7919 % 17) as f32 - 8.0) / 8.0);
+    let mut fused = Conv2dGrads::default();
+    backward_relu_pool_into(
+        &x,
+        &w,
+        (&y, &argmax),
+        &dy,
+        case.p,
+        pool,
+        InputGrad::Compute,
+        &mut fused,
+    )
+    .expect("case is valid");
+    let shape = full.shape4("test").expect("4-D");
+    let dpool = max_pool2d::backward(&dy, &argmax, shape).expect("valid");
+    let dz = relu::backward(&full, &dpool).expect("same shapes");
+    let unfused = backward(&x, &w, &dz, case.p, InputGrad::Compute).expect("case is valid");
+    prop_assert_eq!(bits(&fused.dw), bits(&unfused.dw));
+    prop_assert_eq!(bits(&fused.db), bits(&unfused.db));
+    let (dx, dx_unfused) = (fused.dx.expect("computed"), unfused.dx.expect("computed"));
+    prop_assert_eq!(bits(&dx), bits(&dx_unfused));
+    Ok(())
+}
+
+/// 2×2/2 (the paper's), 3×3/3, and overlapping 3×3/2 and 2×2/1 windows.
+fn pool() -> impl Strategy<Value = Pool2dParams> {
+    prop::sample::select(vec![(2usize, 2usize), (3, 3), (3, 2), (2, 1)])
+        .prop_map(|(kernel, stride)| Pool2dParams { kernel, stride })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn fused_relu_pool_backward_equals_the_three_backwards_on_the_implicit_path(
+        case in same_case(), pool in pool()
+    ) {
+        check_fused_relu_pool(&case, pool)?;
+    }
+
+    #[test]
+    fn fused_relu_pool_backward_equals_the_three_backwards_on_the_im2col_path(
+        case in conv2d_case(3, 5, 17), pool in pool()
+    ) {
+        check_fused_relu_pool(&case, pool)?;
+    }
+}
+
+#[test]
+fn fused_relu_pool_backward_matches_on_rows_of_whole_simd_blocks() {
+    // OW = 37: 18 windows per row, one block of the pool's 16 SIMD lanes and two left over;
+    // OW = 64: exactly two blocks. Odd H drops the last row.
+    let same = Conv2dParams { stride: 1, padding: 1 };
+    for (w, seed) in [(37, 1), (64, 2)] {
+        let case = Conv2dCase::new(Shape4::new(5, 3, 7, w), Shape4::new(4, 3, 3, 3), same, seed)
+            .expect("same padding fits");
+        check_fused_relu_pool(&case, Pool2dParams { kernel: 2, stride: 2 }).expect("bit-identical");
+    }
+}
+
+#[test]
+fn fused_relu_pool_backward_rejects_bad_winners_and_shapes() {
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let pool = Pool2dParams { kernel: 2, stride: 2 };
+    let (x, w) = (Tensor::zeros(&[1, 1, 4, 4]), Tensor::zeros(&[1, 1, 3, 3]));
+    let (y, dy) = (Tensor::full(&[1, 1, 2, 2], 1.0), Tensor::zeros(&[1, 1, 2, 2]));
+    let mut grads = Conv2dGrads::default();
+    let mut run = |argmax: &[u32], y: &Tensor| {
+        let g = &mut grads;
+        backward_relu_pool_into(&x, &w, (y, argmax), &dy, p, pool, InputGrad::Compute, g)
+    };
+    assert!(run(&[0, 2, 8, 10], &y).is_ok());
+    // Output 1's window is columns 2–3 of rows 0–1: index 1 is outside it.
+    let err = run(&[0, 1, 8, 10], &y).unwrap_err();
+    assert!(err.to_string().contains("outside its window"), "{err}");
+    let err = run(&[0, 2, 8, 99], &y).unwrap_err();
+    assert!(err.to_string().contains("conv2d_relu_pool::backward"), "{err}");
+    assert!(run(&[0, 2, 8], &y).is_err());
+    assert!(run(&[0, 2, 8, 10], &Tensor::zeros(&[1, 1, 2, 3])).is_err());
 }
 
 #[test]

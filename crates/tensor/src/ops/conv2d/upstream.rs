@@ -1,0 +1,222 @@
+//! The gradient that reaches a convolution's backward, `∂loss/∂(its output)`, in the three
+//! forms the fused ops give it, and how each becomes `dz = ∂loss/∂conv(x)` as it is first
+//! copied (into the padded grid, or a dense scratch image):
+//!
+//! ```text
+//! conv2d                      dz = dy
+//! relu(conv2d)                dz = dy where y > 0, else 0              (y: the ReLU's output)
+//! max_pool2d(relu(conv2d))    dz = 0, then dz[argmax[o]] += dy[o] where y[o] > 0
+//!                                                                      (y, dy: pooled)
+//! ```
+//!
+//! The last is the pool's backward (a scatter to each window's winner) followed by the ReLU's
+//! mask: the winner's ReLU output is the pooled value `y[o]`, so the mask needs no full-size
+//! tensor, and the full-size `dz` is never written outside the cache-sized padded grid.
+
+use crate::TensorError;
+use crate::ops::max_pool2d::kernel::{LANES, max_pool_2x2_backward_lanes};
+
+/// Windows of the pool in [`Upstream::ReluPool`]: side `kernel`, step `stride`, over a conv
+/// output of `conv_hw` giving `pooled_hw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PoolWindows {
+    pub kernel: usize,
+    pub stride: usize,
+    pub conv_hw: (usize, usize),
+    pub pooled_hw: (usize, usize),
+}
+
+/// Where one image's `dz` [C_out, OH, OW] is written: channel planes `plane` floats apart, rows
+/// `pitch` apart, pixel (0, 0) at `(pad, pad)`: the padded grid, or dense (`pitch = OW`, no pad).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Layout {
+    pub plane: usize,
+    pub pitch: usize,
+    pub pad: usize,
+}
+
+/// `∂loss/∂(the op's output)`, see the module docs. Every slice covers the same images.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Upstream<'a> {
+    /// The plain convolution's `dy` [N, C_out, OH, OW].
+    Conv { dy: &'a [f32] },
+    /// `relu(conv)`: `dy` and the output `y`, both [N, C_out, OH, OW].
+    Relu { dy: &'a [f32], y: &'a [f32] },
+    /// `max_pool2d(relu(conv))`: `dy` and the output `y`, both [N, C_out, PH, PW], and per
+    /// output the flat index of its window's winner in the whole conv output [N, C_out, OH, OW]
+    /// (as `max_pool2d::forward` records it); these slices start at image `first_image`.
+    ReluPool {
+        dy: &'a [f32],
+        y: &'a [f32],
+        argmax: &'a [u32],
+        windows: PoolWindows,
+        first_image: usize,
+    },
+}
+
+impl<'a> Upstream<'a> {
+    /// Images `range` out of the `count` images these slices hold.
+    pub fn images(self, range: std::ops::Range<usize>, count: usize) -> Self {
+        let per_image = self.dy().len() / count;
+        let floats = range.start * per_image..range.end * per_image;
+        match self {
+            Upstream::Conv { dy } => Upstream::Conv { dy: &dy[floats] },
+            Upstream::Relu { dy, y } => Upstream::Relu { dy: &dy[floats.clone()], y: &y[floats] },
+            Upstream::ReluPool { dy, y, argmax, windows, first_image } => Upstream::ReluPool {
+                dy: &dy[floats.clone()],
+                y: &y[floats.clone()],
+                argmax: &argmax[floats],
+                windows,
+                first_image: first_image + range.start,
+            },
+        }
+    }
+
+    /// The incoming gradient (pooled for [`Upstream::ReluPool`]).
+    pub fn dy(self) -> &'a [f32] {
+        match self {
+            Upstream::Conv { dy } | Upstream::Relu { dy, .. } | Upstream::ReluPool { dy, .. } => dy,
+        }
+    }
+}
+
+/// `dz` of image `image` of [`Upstream::ReluPool`] (its `dy`, `y`, `argmax`) into `dst` laid
+/// out as `layout` says, all of it (zeros first): `dz[argmax[o]] += dy[o]` where `y[o] > 0`,
+/// outputs in order, as `max_pool2d::backward` then `relu::backward` would give it, bit for bit.
+///
+/// # Errors
+/// [`TensorError::InvalidParameter`] when a winner lies outside its own window (the pool's
+/// forward never records that).
+pub(super) fn scatter_pooled(
+    (dy, y, argmax): (&[f32], &[f32], &[u32]),
+    image: usize,
+    windows: PoolWindows,
+    layout: Layout,
+    dst: &mut [f32],
+) -> Result<(), TensorError> {
+    let PoolWindows { kernel, stride, conv_hw: (oh, ow), pooled_hw: (ph, pw) } = windows;
+    if (kernel, stride) == (2, 2) {
+        return scatter_pooled_2x2((dy, y, argmax), image, windows, layout, dst);
+    }
+    dst.fill(0.0);
+    let c_out = dy.len() / (ph * pw);
+    let planes = dy.chunks_exact(ph * pw).zip(y.chunks_exact(ph * pw));
+    for (c, ((dy, y), argmax)) in planes.zip(argmax.chunks_exact(ph * pw)).enumerate() {
+        let rows = dy.chunks_exact(pw).zip(y.chunks_exact(pw)).zip(argmax.chunks_exact(pw));
+        for (i, ((dy, y), argmax)) in rows.enumerate() {
+            for (j, ((&dy, &y), &winner)) in dy.iter().zip(y).zip(argmax).enumerate() {
+                // The ReLU passes this window's gradient only if its winner was positive, and
+                // the pooled value is the winner's.
+                let passes = y > 0.0;
+                if !passes {
+                    continue;
+                }
+                // Output (c, i, j) reads conv rows top.., columns left..; find the winner's
+                // place in that window without dividing (an index before it wraps to huge).
+                let (top, left) = (i * stride, j * stride);
+                let plane = (image * c_out + c) * oh * ow;
+                let rel = (winner as usize).wrapping_sub(plane + top * ow + left);
+                let Some(a) = (0..kernel).find(|&a| (a * ow..a * ow + kernel).contains(&rel))
+                else {
+                    let what =
+                        format!("winner {winner} of output ({c}, {i}, {j}) is outside its window");
+                    return Err(TensorError::InvalidParameter {
+                        op: "conv2d_relu_pool::backward",
+                        what,
+                    });
+                };
+                let at = c * layout.plane
+                    + (top + a + layout.pad) * layout.pitch
+                    + layout.pad
+                    + left
+                    + rel
+                    - a * ow;
+                // Added onto the zeros, as the pool's backward does.
+                dst[at] += dy;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`scatter_pooled`] for 2×2 windows with stride 2, which do not overlap: each row pair of
+/// `dst` is written once, `dy` (masked) at each window's winner and 0 at its other three
+/// elements, with no zero fill first; only what no window covers (the padding, and a last odd
+/// row or column) is zeroed on its own.
+fn scatter_pooled_2x2(
+    (dy, y, argmax): (&[f32], &[f32], &[u32]),
+    image: usize,
+    windows: PoolWindows,
+    layout: Layout,
+    dst: &mut [f32],
+) -> Result<(), TensorError> {
+    let PoolWindows { conv_hw: (oh, ow), pooled_hw: (ph, pw), .. } = windows;
+    let Layout { plane, pitch, pad } = layout;
+    let c_out = dy.len() / (ph * pw);
+    let planes = dy.chunks_exact(ph * pw).zip(y.chunks_exact(ph * pw));
+    let planes = planes.zip(argmax.chunks_exact(ph * pw)).zip(dst.chunks_exact_mut(plane));
+    for (c, (((dy, y), argmax), dst)) in planes.enumerate() {
+        // Rows above the first window and below the last one.
+        let (covered, below) = dst.split_at_mut((pad + 2 * ph) * pitch);
+        covered[..pad * pitch].fill(0.0);
+        below.fill(0.0);
+        let rows = dy.chunks_exact(pw).zip(y.chunks_exact(pw)).zip(argmax.chunks_exact(pw));
+        let pairs = covered[pad * pitch..].chunks_exact_mut(2 * pitch);
+        for (i, (((dy, y), argmax), pair)) in rows.zip(pairs).enumerate() {
+            let (top, bottom) = pair.split_at_mut(pitch);
+            for row in [&mut *top, &mut *bottom] {
+                row[..pad].fill(0.0);
+                row[pad + 2 * pw..].fill(0.0); // the right padding and an odd last column
+            }
+            let (top, bottom) = (&mut top[pad..pad + 2 * pw], &mut bottom[pad..pad + 2 * pw]);
+            // Flat index of window (i, 0)'s top-left element in the whole conv output.
+            let origin = ((image * c_out + c) * oh + 2 * i) * ow;
+            // Blocks of LANES windows in the pool's SIMD backward, on dy masked by the ReLU
+            // (`y > 0`: the winner, i.e. the pooled value, was positive). A row that is not a
+            // whole number of blocks ends with a block overlapping the one before it (its
+            // windows are written twice, with the same values); a row narrower than one block
+            // goes one window at a time, below.
+            let body = if pw < LANES { 0 } else { pw };
+            let last = body.saturating_sub(LANES);
+            for j0 in (0..last).step_by(LANES).chain((body > 0).then_some(last)) {
+                let mut g = [0.0f32; LANES];
+                let block = dy[j0..j0 + LANES].iter().zip(&y[j0..j0 + LANES]);
+                g.iter_mut()
+                    .zip(block)
+                    .for_each(|(g, (&dy, &y))| *g = if y > 0.0 { dy } else { 0.0 });
+                let winners: &[u32; LANES] =
+                    argmax[j0..j0 + LANES].try_into().expect("LANES indices");
+                let (t, b) =
+                    (&mut top[2 * j0..2 * j0 + 2 * LANES], &mut bottom[2 * j0..2 * j0 + 2 * LANES]);
+                let (t, b) =
+                    (t.try_into().expect("2·LANES floats"), b.try_into().expect("2·LANES floats"));
+                let first = u32::try_from(origin + 2 * j0).map_err(|_| bad(c, i, j0))?;
+                let w = u32::try_from(ow).map_err(|_| bad(c, i, j0))?;
+                if !max_pool_2x2_backward_lanes(&g, winners, first, w, t, b) {
+                    return Err(bad(c, i, j0));
+                }
+            }
+            let windows = dy.iter().zip(y).zip(argmax).skip(body);
+            let cells = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2)).skip(body);
+            for (j, (((&dy, &y), &winner), (top, bottom))) in windows.zip(cells).enumerate() {
+                let j = body + j;
+                // `0 + dy` as the pool's backward writes it (−0.0 becomes +0.0).
+                let g = if y > 0.0 { 0.0 + dy } else { 0.0 };
+                let rel = (winner as usize).wrapping_sub(origin + 2 * j);
+                if !matches!(rel, 0 | 1) && rel != ow && rel != ow + 1 {
+                    return Err(bad(c, i, j));
+                }
+                let at = |place: usize| if rel == place { g } else { 0.0 };
+                top.copy_from_slice(&[at(0), at(1)]);
+                bottom.copy_from_slice(&[at(ow), at(ow + 1)]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error for a winner outside window `(c, i, j)` (or one a 32-bit index cannot hold).
+fn bad(c: usize, i: usize, j: usize) -> TensorError {
+    let what = format!("a winner of output ({c}, {i}, {j}) or after it is outside its window");
+    TensorError::InvalidParameter { op: "conv2d_relu_pool::backward", what }
+}
