@@ -376,7 +376,7 @@ pub struct Overrides {
     pub tta: Option<bool>,
     /// K-fold cross-validation: FOLD/FOLDS (e.g. 0/4) deals the folder's training and
     /// validation images into FOLDS folds by object and class and validates on fold FOLD (test
-    /// images untouched). Run every fold to judge a setting on all of train + val.
+    /// images neither used nor reported). Run every fold to judge a setting on all of train + val.
     #[arg(long, value_name = "FOLD/FOLDS")]
     pub cv_fold: Option<CvFold>,
 }

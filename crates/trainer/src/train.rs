@@ -407,7 +407,8 @@ impl Session {
         Ok(())
     }
 
-    /// Marks the run finished and writes the test report of the best weights.
+    /// Marks the run finished and writes the test report of the best weights (not for a
+    /// cross-validation fold).
     fn finish(mut self) -> anyhow::Result<Outcome> {
         self.state.finished = true;
         self.dir.write_json(&self.dir.state(), &self.state)?;
@@ -421,6 +422,15 @@ impl Session {
         );
         if self.split.test.is_empty() {
             eprintln!("note: the data has no test split, so there is no test report");
+            return Ok(Outcome::Finished);
+        }
+        if let Some(cv) = self.config.cross_validation {
+            // A cross-validation run scores a setting on its fold; looking at the test split
+            // for every fold of every setting tried would turn it into a second validation set.
+            println!(
+                "cross-validation fold {cv}: no test report (score the setting on the folds' \
+                 validation results; test the chosen setting once, without --cv-fold)"
+            );
             return Ok(Outcome::Finished);
         }
         autograd::io::load(&self.dir.best(), &mut self.net, None)?;

@@ -211,6 +211,7 @@ fn cross_validation_folds_validate_every_train_or_val_image_once() {
         args.extend(["--cv-fold".to_string(), format!("{fold}/2")]);
         let stdout = String::from_utf8_lossy(&run_ok(&args).stdout).to_string();
         assert!(stdout.contains(&format!("cross-validation fold {fold}/2")), "{stdout}");
+        assert!(!run.join("test.json").exists(), "a fold must not look at the test split");
         let [train, val, test] = parts(&stdout);
         assert_eq!(train + val + test, total, "{stdout}");
         assert!(val > 0 && test > 0, "{stdout}");
