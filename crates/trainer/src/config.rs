@@ -325,6 +325,20 @@ impl TrainConfig {
                 ),
             ));
         }
+        if self.architecture.has_batch_norm() && self.image_size >> self.architecture.pools() < 2 {
+            // The last convolution's map would be 1×1: a trailing batch of one image would give
+            // its batch norm a single value per channel, and no variance to normalise by.
+            return Err(reject(
+                "image-size",
+                self.image_size,
+                &format!(
+                    "must be at least {} for {} (its batch norms need more than one value per \
+                     channel)",
+                    2usize << self.architecture.pools(),
+                    self.architecture.name()
+                ),
+            ));
+        }
         if let Some(cv) = self.cross_validation
             && (cv.folds < 2 || cv.fold >= cv.folds)
         {
@@ -402,6 +416,9 @@ mod tests {
         c.architecture = Architecture::WideBn;
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("multiple of 16") && err.contains("wide-bn"), "{err}");
+        c.image_size = 16;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("at least 32"), "{err}");
         c.image_size = 64;
         c.validate().unwrap();
         c.lr = f32::NAN;

@@ -67,7 +67,7 @@ fn inspection_commands_write_pngs_of_a_trained_run() {
         "--out",
         run_s,
         "--image-size",
-        "16",
+        "32",
         "--batch-size",
         "4",
         "--epochs",
@@ -83,7 +83,7 @@ fn inspection_commands_write_pngs_of_a_trained_run() {
     let filters = dir.join("filters.png");
     ok(&["filters", "--model", run_s, "--out", filters.to_str().expect("utf-8")]);
     let (w, h) = png_size(&filters);
-    assert!(w > h && h > 0, "16 filters in rows of 8: {w}×{h}");
+    assert!(w > h && h > 0, "the first layer's filters in rows of 8: {w}×{h}");
 
     let maps = dir.join("maps");
     let image = data.join("nebulae").join("obj0.png");
@@ -92,14 +92,14 @@ fn inspection_commands_write_pngs_of_a_trained_run() {
     for name in ["input.png", "conv1.png", "conv2.png", "conv3.png", "conv4.png", "conv5.png"] {
         assert!(maps.join(name).is_file(), "{name} missing");
     }
-    assert_eq!(png_size(&maps.join("input.png")), (16, 16));
+    assert_eq!(png_size(&maps.join("input.png")), (32, 32));
 
     let cam = dir.join("cam");
     let cam_s = cam.to_str().expect("utf-8");
     let out = ok(&["gradcam", "--model", run_s, image_s, "--class", "nebulae", "--out", cam_s]);
     assert!(out.contains("nebulae"), "{out}");
     let (w, h) = png_size(&cam.join("obj0_gradcam.png"));
-    assert!(w > 2 * h - 20 && h >= 16, "photo and overlay side by side: {w}×{h}");
+    assert!(w > 2 * h - 20 && h >= 32, "photo and overlay side by side: {w}×{h}");
     let bad = trainer(&["gradcam", "--model", run_s, image_s, "--class", "comets", "--out", cam_s]);
     assert_eq!(bad.status.code(), Some(2), "an unknown class is a usage error");
 
