@@ -297,15 +297,17 @@ impl Session {
             predictions(tape.value(logits)?).iter().zip(&targets).filter(|(p, t)| p == t).count();
         tape.backward(loss)?;
         // One backward per step: the tape's gradient buffers become the parameters' gradients
-        // by swapping, with no zeroing and no summing pass (and no allocation).
-        tape.take_param_grads(&mut self.net.parameters_mut())?;
-        if let Err(e) = autograd::doctor::check_parameters(self.net.parameters()) {
+        // by swapping, with no zeroing and no summing pass (and no allocation). One parameter
+        // list serves the whole update (each list is a few small allocations).
+        let mut params = self.net.parameters_mut();
+        tape.take_param_grads(&mut params)?;
+        if let Err(e) = autograd::doctor::check_parameters(params.iter().map(|p| &**p)) {
             return Err(self.diverged(format!("{e} at epoch {}, step {step}", epoch + 1)));
         }
         if let Some(max_norm) = self.config.grad_clip {
-            clip_grad_norm(&mut self.net.parameters_mut(), max_norm)?;
+            clip_grad_norm(&mut params, max_norm)?;
         }
-        self.opt.step(&mut self.net.parameters_mut())?;
+        self.opt.step(&mut params)?;
         let s = &mut self.state;
         s.global_step += 1;
         s.step_in_epoch += 1;

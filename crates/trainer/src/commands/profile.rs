@@ -89,12 +89,13 @@ pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
         let loss = softmax_cross_entropy(tape, logits, &targets, &options)?;
         tape.backward(loss)?;
         let start = Instant::now();
-        tape.take_param_grads(&mut net.parameters_mut())?;
+        let mut params = net.parameters_mut();
+        tape.take_param_grads(&mut params)?;
         if let Some(max_norm) = config.grad_clip {
-            clip_grad_norm(&mut net.parameters_mut(), max_norm)?;
+            clip_grad_norm(&mut params, max_norm)?;
         }
         let between = Instant::now();
-        opt.step(&mut net.parameters_mut())?;
+        opt.step(&mut params)?;
         outside.gradients += between - start;
         outside.optimizer += between.elapsed();
         Ok(())

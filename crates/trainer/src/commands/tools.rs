@@ -163,8 +163,9 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         let logits = net.forward(tape, xv)?;
         let loss = softmax_cross_entropy(tape, logits, &targets, &ce)?;
         tape.backward(loss)?;
-        tape.take_param_grads(&mut net.parameters_mut())?;
-        opt.step(&mut net.parameters_mut())?;
+        let mut params = net.parameters_mut();
+        tape.take_param_grads(&mut params)?;
+        opt.step(&mut params)?;
         Ok(())
     };
     // Warm-up: the first steps size the tape's buffers and the optimizer's state.
