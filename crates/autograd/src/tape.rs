@@ -75,8 +75,8 @@ pub(crate) struct GradTarget {
     first: bool,
 }
 
-/// Whether layers may record one fused node where the textbook graph has two (see
-/// [`Module::forward_relu`](crate::nn::Module::forward_relu)). Fused or not, values and
+/// Whether layers may record one fused node where the textbook graph has two or three (see
+/// [`Module::forward_fused`](crate::nn::Module::forward_fused)). Fused or not, values and
 /// gradients are bit-identical; only the nodes on the tape differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Fusion {

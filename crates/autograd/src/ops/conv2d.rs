@@ -40,12 +40,12 @@ pub fn conv2d(
     })
 }
 
-/// `relu(conv2d(x, w, b))` as one fused node: the same values and gradients as [`conv2d`]
+/// `relu(conv2d(x, w, b))` as one fused node: the same values and gradients as [`conv2d()`]
 /// followed by [`relu`](crate::ops::relu), bit for bit, with two passes over the output fewer
 /// in each direction.
 ///
 /// # Errors
-/// As [`conv2d`] (the kernel's messages name `conv2d_relu`).
+/// As [`conv2d()`] (the kernel's messages name `conv2d_relu`).
 pub fn conv2d_relu(
     tape: &mut Tape,
     x: Var,
@@ -66,7 +66,7 @@ pub fn conv2d_relu(
 /// as [`conv2d_relu`] followed by [`max_pool2d`](crate::ops::max_pool2d), bit for bit.
 ///
 /// # Errors
-/// As [`conv2d`], and the pool's errors when its window does not fit the convolution's output.
+/// As [`conv2d()`], and the pool's errors when its window does not fit the convolution's output.
 pub fn conv2d_relu_pool(
     tape: &mut Tape,
     x: Var,
