@@ -269,6 +269,16 @@ mod tests {
     }
 
     #[test]
+    fn each_stack_has_the_pools_its_architecture_declares() {
+        // `Architecture::pools` (used to check the image size) must match the layers built here.
+        use clap::ValueEnum;
+        for &arch in Architecture::value_variants() {
+            let pools = stack(arch).iter().filter(|s| s.pooled).count();
+            assert_eq!(pools as u32, arch.pools(), "{}", arch.name());
+        }
+    }
+
+    #[test]
     fn wide_stack_downsamples_four_times_and_sees_the_whole_image() {
         // Which outputs change when one input pixel changes tells the downsampling and the
         // receptive field apart from the layer list: at 32×32 the last map is 2×2, and a corner
