@@ -18,6 +18,14 @@
 //! (2 of every 58 columns at 56×56 with a 3×3 kernel). The last row's extra pixels are left out
 //! of the GEMM altogether, so no shifted row reads past the end of `xp`.
 //!
+//! Small images are laid side by side on one grid ([`PaddedGrid::side_by_side`]): image `t`
+//! starts `t·(W + pad)` columns to the right, its right border doubling as the next image's
+//! left border. A window of image `t` reads only columns `t·(W + pad) .. t·(W + pad) + W + 2·pad`,
+//! its own padded block, so the images do not mix; the shared borders halve the extra pixels
+//! per row, and one GEMM of `images` times the columns packs `W` once for all of them. At 16×16
+//! (conv3–conv5 of a 64×64 input) one image is 286 columns, 9 micro-panels of 32 for 256 real
+//! pixels; four side by side are 1 102 columns, 35 panels for 1 024.
+//!
 //! What this is not: a general im2col. Stride 1 only; the backward pass also needs "same"
 //! padding (`KH = KW = 2·pad + 1`, see `mod.rs`). Other convolutions take the explicit
 //! im2col path (`im2col.rs`).
@@ -37,12 +45,26 @@ pub(super) struct PaddedGrid {
     /// Output height and width: `H + 2·pad − KH + 1` (and the same for W).
     pub out_h: usize,
     pub out_w: usize,
+    /// Images side by side on the grid (1 unless made by [`PaddedGrid::side_by_side`]).
+    pub images: usize,
 }
 
 impl PaddedGrid {
-    /// `Wp = W + 2·pad`: floats from one padded row to the next.
+    /// The same grid with `images` images side by side (see the module docs).
+    pub fn side_by_side(self, images: usize) -> Self {
+        Self { images, ..self }
+    }
+
+    /// Columns from the first column of one image's padded block to the next image's:
+    /// `W + pad`.
+    pub fn image_step(&self) -> usize {
+        self.w + self.padding
+    }
+
+    /// `Wp = images·(W + pad) + pad`: floats from one padded row to the next (`W + 2·pad` for
+    /// one image).
     pub fn pitch(&self) -> usize {
-        self.w + 2 * self.padding
+        self.images * self.image_step() + self.padding
     }
 
     /// `Hp·Wp`: floats in one padded channel.
@@ -50,10 +72,11 @@ impl PaddedGrid {
         (self.h + 2 * self.padding) * self.pitch()
     }
 
-    /// Output pixels on the padded grid that the GEMM computes: `(OH − 1)·Wp + OW`, every row
-    /// at full pitch except the last, which stops at its last real pixel.
+    /// Output pixels on the padded grid that the GEMM computes:
+    /// `(OH − 1)·Wp + (images − 1)·(W + pad) + OW`, every row at full pitch except the last,
+    /// which stops at the last image's last real pixel.
     pub fn columns(&self) -> usize {
-        (self.out_h - 1) * self.pitch() + self.out_w
+        (self.out_h - 1) * self.pitch() + (self.images - 1) * self.image_step() + self.out_w
     }
 
     /// Rows of the implicit im2col matrix of a `channels`-channel image: `C·KH·KW`.
@@ -77,8 +100,8 @@ impl PaddedGrid {
         }
     }
 
-    /// Copies `src` [C, H, W] into `dst` [C, Hp, Wp] with a zero border of `pad` on every side.
-    /// Every float of `dst` is written.
+    /// Copies `src` [images, C, H, W] into `dst` [C, Hp, Wp], the images side by side, with a
+    /// zero border of `pad` around each. Every float of `dst` is written.
     pub fn pad(&self, src: &[f32], dst: &mut [f32]) {
         self.pad_rows(dst, |start, body| body.copy_from_slice(&src[start..][..body.len()]));
     }
@@ -93,38 +116,48 @@ impl PaddedGrid {
         });
     }
 
-    /// Zeroes the border of every plane of `dst` [C, Hp, Wp] and has `write_row(start, body)`
-    /// fill each row's W real pixels, `start` being that row's offset in a [C, H, W] image.
+    /// Zeroes the borders of every plane of `dst` [C, Hp, Wp] and has `write_row(start, body)`
+    /// fill each image's W real pixels of each row, `start` being that row's offset in the
+    /// [images, C, H, W] source.
     fn pad_rows(&self, dst: &mut [f32], mut write_row: impl FnMut(usize, &mut [f32])) {
-        let (h, w, pad, pitch) = (self.h, self.w, self.padding, self.pitch());
+        let (h, w, pad, pitch, step) =
+            (self.h, self.w, self.padding, self.pitch(), self.image_step());
+        let channels = dst.len() / self.plane();
         for (c, dst) in dst.chunks_exact_mut(self.plane()).enumerate() {
-            // The top border and the first row's left border; then each row followed by its
-            // right border and the next row's left border; then what is left of the bottom.
+            // The top border and the first row's left border; then each row, every image's
+            // pixels followed by the border it shares with the next image, the last one's
+            // running into the next row's left border; then what is left of the bottom.
             let (top, rest) = dst.split_at_mut(pad * pitch + pad);
             top.fill(0.0);
             let (rows, bottom) = rest.split_at_mut(h * pitch);
             for (row, dst) in rows.chunks_exact_mut(pitch).enumerate() {
-                let (body, border) = dst.split_at_mut(w);
-                write_row((c * h + row) * w, body);
+                let (blocks, border) = dst.split_at_mut(self.images * step);
+                for (image, block) in blocks.chunks_exact_mut(step).enumerate() {
+                    let (body, gap) = block.split_at_mut(w);
+                    write_row(((image * channels + c) * h + row) * w, body);
+                    gap.fill(0.0);
+                }
                 border.fill(0.0);
             }
             bottom.fill(0.0);
         }
     }
 
-    /// `out[c, oh, ow] = activation(wide[c, oh·Wp + ow] (+ bias[c]))`: the real pixels of a GEMM
-    /// result on the padded grid (`wide` [C, columns]), back into an NCHW image `out` [C, OH, OW].
+    /// `out[c, oh, ow] = activation(wide[c, oh·Wp + image·(W + pad) + ow] (+ bias[c]))`: the
+    /// real pixels of image `image` of a GEMM result on the padded grid (`wide` [C, columns]),
+    /// back into an NCHW image `out` [C, OH, OW].
     pub fn compact(
         &self,
         wide: &[f32],
         bias: Option<&[f32]>,
         activation: Activation,
-        out: &mut [f32],
+        (image, out): (usize, &mut [f32]),
     ) {
         let (pixels, columns, pitch) = (self.out_h * self.out_w, self.columns(), self.pitch());
-        debug_assert!(wide.len() / columns == out.len() / pixels);
+        debug_assert!(image < self.images && wide.len() / columns == out.len() / pixels);
         let planes = wide.chunks_exact(columns).zip(out.chunks_exact_mut(pixels));
         for (c, (wide, out)) in planes.enumerate() {
+            let wide = &wide[image * self.image_step()..];
             let rows = wide.chunks(pitch).zip(out.chunks_exact_mut(self.out_w));
             match (bias.map(|b| b[c]), activation) {
                 (None, Activation::Identity) => {

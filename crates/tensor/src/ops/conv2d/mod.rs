@@ -170,6 +170,7 @@ impl Geometry {
             padding: p.padding,
             out_h: self.out_h,
             out_w: self.out_w,
+            images: 1,
         })
     }
 
@@ -299,38 +300,47 @@ pub fn forward_relu_pool_into(
     argmax.resize(y.len(), 0);
     let (x, w, b) = (x.data(), w.data(), b.map(Tensor::data));
     let (y, argmax) = (y.data_mut(), argmax.as_mut_slice());
-    let threads = inner_threads(g.x.n);
     let (image_len, pooled_len) = (g.x.c * g.x.h * g.x.w, g.w.n * pooled_hw.0 * pooled_hw.1);
     let c_out = g.w.n;
-    let outputs = y.par_chunks_mut(pooled_len).zip(argmax.par_chunks_mut(pooled_len));
-    let images = outputs.zip(x.par_chunks(image_len)).enumerate();
     match g.padded_grid(p) {
-        Some(grid) => {
-            let (k, columns, padded) = (grid.rows(g.x.c), grid.columns(), g.x.c * grid.plane());
-            let dims = GemmDims { m: c_out, n: columns, k };
-            with_scratch(&STARTS, k, |starts| {
-                grid.starts(starts);
-                let starts = &*starts;
-                images.try_for_each(|(image, ((y, argmax), x))| {
-                    with_scratch(&COLS, padded + c_out * columns, |scratch| {
-                        // xp: [C_in, Hp, Wp]; wide: [C_out, columns], conv(x) on the padded grid.
-                        let (xp, wide) = scratch.split_at_mut(padded);
-                        grid.pad(x, xp);
-                        let w = Operand::new(w, Transpose::No);
-                        let cols = Operand::rows_at(xp, Transpose::No, starts);
-                        gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
-                        let raw =
-                            RawImage { src: wide, plane: columns, pitch: grid.pitch(), bias: b };
-                        relu_pool(raw, windows, image * c_out * g.out_h * g.out_w, y, argmax);
-                        Ok(())
-                    })
+        Some(grid) => with_grids(&grid, g.x.c, g.x.n, |grids| {
+            let per_grid = grids.full.images;
+            let conv_len = c_out * g.out_h * g.out_w;
+            let threads = inner_threads(g.x.n.div_ceil(per_grid));
+            let outputs = y
+                .par_chunks_mut(per_grid * pooled_len)
+                .zip(argmax.par_chunks_mut(per_grid * pooled_len));
+            let groups = outputs.zip(x.par_chunks(per_grid * image_len)).enumerate();
+            groups.try_for_each(|(group, ((y, argmax), x))| {
+                let (grid, starts) = grids.for_images(x.len() / image_len);
+                let (k, columns, padded) = (starts.len(), grid.columns(), g.x.c * grid.plane());
+                let dims = GemmDims { m: c_out, n: columns, k };
+                with_scratch(&COLS, padded + c_out * columns, |scratch| {
+                    // xp: [C_in, Hp, Wp]; wide: [C_out, columns], conv(x) on the padded grid.
+                    let (xp, wide) = scratch.split_at_mut(padded);
+                    grid.pad(x, xp);
+                    let w = Operand::new(w, Transpose::No);
+                    let cols = Operand::rows_at(xp, Transpose::No, starts);
+                    gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
+                    let outputs =
+                        y.chunks_exact_mut(pooled_len).zip(argmax.chunks_exact_mut(pooled_len));
+                    for (i, (y, argmax)) in outputs.enumerate() {
+                        let src = &wide[i * grid.image_step()..];
+                        let raw = RawImage { src, plane: columns, pitch: grid.pitch(), bias: b };
+                        let first = (group * per_grid + i) * conv_len;
+                        relu_pool(raw, windows, first, y, argmax);
+                    }
+                    Ok(())
                 })
             })
-        }
+        }),
         None => {
             let geo = g.im2col(p);
             let (k, pixels) = (geo.rows(), geo.columns());
             let dims = GemmDims { m: c_out, n: pixels, k };
+            let threads = inner_threads(g.x.n);
+            let outputs = y.par_chunks_mut(pooled_len).zip(argmax.par_chunks_mut(pooled_len));
+            let images = outputs.zip(x.par_chunks(image_len)).enumerate();
             images.try_for_each(|(image, ((y, argmax), x))| {
                 with_scratch(&COLS, k * pixels + c_out * pixels, |scratch| {
                     // cols: [C_in·KH·KW, OH·OW]; dense: [C_out, OH·OW] = W·cols.
@@ -494,10 +504,60 @@ fn im2col_gemm_forward(
     })
 }
 
-/// Forward for stride 1, one image per rayon task, without an im2col matrix: the image is
-/// zero-padded once and the GEMM reads `cols` as shifted rows of it (`implicit.rs`).
-/// `y_n = W·cols(xp_n)` on the padded grid, then `activation` of its real pixels plus `b` go
-/// into `y` (one pass, while copying them out).
+/// Output pixels that one forward GEMM of the implicit path should cover at least: smaller
+/// images are laid side by side on one padded grid (`implicit.rs`), so that the GEMM packs the
+/// weights once for several images and the grid's extra columns (the borders) are shared.
+/// 16×16 images (conv3–conv5 of a 64×64 input) go four to a grid; 32×32 and larger, one.
+const SIDE_BY_SIDE_PIXELS: usize = 1024;
+
+/// The grids of one forward pass over a batch: `full` holds `full.images` images side by side,
+/// and so does every grid but the last, `last`, which holds what is left. Each comes with the
+/// row starts of its implicit im2col matrix.
+struct Grids<'a> {
+    full: PaddedGrid,
+    last: PaddedGrid,
+    full_starts: &'a [usize],
+    last_starts: &'a [usize],
+}
+
+impl Grids<'_> {
+    /// The grid and row starts for a group of `images` images (of the full size, or the last).
+    fn for_images(&self, images: usize) -> (PaddedGrid, &[usize]) {
+        if images == self.full.images {
+            (self.full, self.full_starts)
+        } else {
+            (self.last, self.last_starts)
+        }
+    }
+}
+
+/// Runs `f` on the grids for a batch of `batch` images of `channels` channels on `grid`, with
+/// [`SIDE_BY_SIDE_PIXELS`] deciding how many go on one grid.
+fn with_grids<R>(
+    grid: &PaddedGrid,
+    channels: usize,
+    batch: usize,
+    f: impl FnOnce(&Grids) -> R,
+) -> R {
+    let per_grid = SIDE_BY_SIDE_PIXELS.div_ceil(grid.out_h * grid.out_w).min(batch).max(1);
+    let rest = batch % per_grid;
+    let (full, last) =
+        (grid.side_by_side(per_grid), grid.side_by_side(if rest == 0 { per_grid } else { rest }));
+    let k = grid.rows(channels);
+    with_scratch(&STARTS, 2 * k, |tables| {
+        let (full_starts, last_starts) = tables.split_at_mut(k);
+        full.starts(full_starts);
+        last.starts(last_starts);
+        f(&Grids { full, last, full_starts, last_starts })
+    })
+}
+
+/// Forward for stride 1 without an im2col matrix, one rayon task per group of images laid side
+/// by side on one zero-padded grid (one image unless they are small, [`SIDE_BY_SIDE_PIXELS`]):
+/// the GEMM reads `cols` as shifted rows of it (`implicit.rs`). `y = W·cols(xp)` on the padded
+/// grid, then `activation` of each image's real pixels plus `b` go into `y` (one pass, while
+/// copying them out). Every output is the same sum as with one image per grid: grouping only
+/// changes which columns one GEMM computes.
 fn implicit_gemm_forward(
     grid: &PaddedGrid,
     c_in: usize,
@@ -507,24 +567,28 @@ fn implicit_gemm_forward(
     activation: Activation,
     y: &mut [f32],
 ) -> Result<(), TensorError> {
-    let (k, columns, padded) = (grid.rows(c_in), grid.columns(), c_in * grid.plane());
+    let k = grid.rows(c_in);
     let c_out = w.len() / k;
-    let dims = GemmDims { m: c_out, n: columns, k };
     let (image_len, out_len) = (c_in * grid.h * grid.w, c_out * grid.out_h * grid.out_w);
-    let threads = inner_threads(x.len() / image_len);
-    with_scratch(&STARTS, k, |starts| {
-        grid.starts(starts);
-        let starts = &*starts;
-        let images = y.par_chunks_mut(out_len).zip(x.par_chunks(image_len));
-        images.try_for_each(|(y, x)| {
+    let batch = x.len() / image_len;
+    with_grids(grid, c_in, batch, |grids| {
+        let per_grid = grids.full.images;
+        let threads = inner_threads(batch.div_ceil(per_grid));
+        let groups = y.par_chunks_mut(per_grid * out_len).zip(x.par_chunks(per_grid * image_len));
+        groups.try_for_each(|(y, x)| {
+            let (grid, starts) = grids.for_images(x.len() / image_len);
+            let (columns, padded) = (grid.columns(), c_in * grid.plane());
+            let dims = GemmDims { m: c_out, n: columns, k };
             with_scratch(&COLS, padded + c_out * columns, |scratch| {
-                // xp: [C_in, Hp, Wp]; wide: [C_out, columns], y_n on the padded grid.
+                // xp: [C_in, Hp, Wp]; wide: [C_out, columns], the images' y on the padded grid.
                 let (xp, wide) = scratch.split_at_mut(padded);
                 grid.pad(x, xp);
                 let w = Operand::new(w, Transpose::No);
                 let cols = Operand::rows_at(xp, Transpose::No, starts);
                 gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
-                grid.compact(wide, b, activation, y);
+                for (image, y) in y.chunks_exact_mut(out_len).enumerate() {
+                    grid.compact(wide, b, activation, (image, y));
+                }
                 Ok(())
             })
         })
@@ -960,7 +1024,7 @@ impl<'a> Implicit<'a> {
                     let cols = Operand::rows_at(dyp, Transpose::No, self.dy_starts);
                     gemm_on(threads, dx_dims, flipped, cols, wide, Accumulate::Overwrite)?;
                     let dx = &mut dx[image * image_len..(image + 1) * image_len];
-                    g.compact(wide, None, Activation::Identity, dx);
+                    g.compact(wide, None, Activation::Identity, (0, dx));
                 }
             }
             Ok(())

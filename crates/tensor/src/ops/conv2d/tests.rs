@@ -497,3 +497,88 @@ fn both_weight_gradient_routes_match_the_reference() {
         check_backward(&case).expect("matches the reference");
     }
 }
+
+/// Stride-1 batches of 1–11 small images (so several go side by side on one grid, and the
+/// last grid often holds fewer), any kernel up to 5×5 and padding 0–2, with a pool that fits.
+fn side_by_side_case() -> impl Strategy<Value = (Conv2dCase, Pool2dParams)> {
+    (1..=11usize, 1..=3usize, 1..=9usize, 1..=5usize, 1..=5usize, 0..=2usize, side(), side())
+        .prop_flat_map(|(n, c_in, c_out, kh, kw, padding, h, w)| {
+            let h = h.max(kh.saturating_sub(2 * padding));
+            let w = w.max(kw.saturating_sub(2 * padding));
+            let p = Conv2dParams { stride: 1, padding };
+            let (xs, ws) = (Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, kh, kw));
+            (any::<u64>(), pool()).prop_map(move |(seed, pool)| {
+                let case = Conv2dCase::new(xs, ws, p, seed).expect("input grown to fit");
+                (case, pool)
+            })
+        })
+}
+
+/// Each image of `x` [N, …] alone, [1, …].
+fn images_of(x: &Tensor) -> Vec<Tensor> {
+    let s = x.shape4("test").expect("4-D");
+    let len = s.c * s.h * s.w;
+    let one = |i: usize| Tensor::from_vec(&[1, s.c, s.h, s.w], x.data()[i * len..][..len].to_vec());
+    (0..s.n).map(|i| one(i).expect("one image")).collect()
+}
+
+/// Laying images side by side on one grid (`SIDE_BY_SIDE_PIXELS`) changes no bit: the forward
+/// of a batch (plain, fused ReLU, fused ReLU + pool with its winners) is the forward of each
+/// image alone, which lies on a grid of its own.
+fn check_side_by_side(case: &Conv2dCase, pool: Pool2dParams) -> Result<(), TestCaseError> {
+    let (x, w, b, _) = tensors(case);
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let alone = images_of(&x);
+    let y = forward(&x, &w, Some(&b), case.p).expect("case is valid");
+    let mut want = Vec::new();
+    for x in &alone {
+        want.extend(bits(&forward(x, &w, Some(&b), case.p).expect("case is valid")));
+    }
+    prop_assert_eq!(bits(&y), want);
+    let mut relu_y = Tensor::default();
+    forward_relu_into(&x, &w, None, case.p, &mut relu_y).expect("case is valid");
+    let mut want = Vec::new();
+    for x in &alone {
+        let mut y = Tensor::default();
+        forward_relu_into(x, &w, None, case.p, &mut y).expect("case is valid");
+        want.extend(bits(&y));
+    }
+    prop_assert_eq!(bits(&relu_y), want);
+    let (mut pooled, mut argmax) = (Tensor::default(), Vec::new());
+    if forward_relu_pool_into(&x, &w, Some(&b), (case.p, pool), &mut pooled, &mut argmax).is_err() {
+        return Ok(()); // the pool window is larger than this output
+    }
+    let conv_len = y.len() / alone.len();
+    let (mut want, mut want_argmax) = (Vec::new(), Vec::new());
+    for (i, x) in alone.iter().enumerate() {
+        let (mut y, mut winners) = (Tensor::default(), Vec::new());
+        forward_relu_pool_into(x, &w, Some(&b), (case.p, pool), &mut y, &mut winners)
+            .expect("fits as for the batch");
+        want.extend(bits(&y));
+        want_argmax.extend(winners.iter().map(|&a| a + (i * conv_len) as u32));
+    }
+    prop_assert_eq!(bits(&pooled), want);
+    prop_assert_eq!(argmax, want_argmax);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn images_side_by_side_give_the_bits_of_each_image_alone(case in side_by_side_case()) {
+        check_side_by_side(&case.0, case.1)?;
+    }
+}
+
+/// The 64×64 network's conv3 shape (16×16, 3×3, padding 1): six images are a grid of four and
+/// a grid of two, with enough channels that the GEMM reads whole micro-panels in place.
+#[test]
+fn sixteen_by_sixteen_batches_split_into_grids_of_four() {
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let case =
+        Conv2dCase::new(Shape4::new(6, 32, 16, 16), Shape4::new(16, 32, 3, 3), p, 5).expect("fits");
+    let pool = Pool2dParams { kernel: 2, stride: 2 };
+    check_side_by_side(&case, pool).expect("side by side equals alone");
+    check_forward(&case).expect("matches the reference");
+}
