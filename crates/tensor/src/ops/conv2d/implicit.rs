@@ -130,14 +130,16 @@ impl PaddedGrid {
             let (top, rest) = dst.split_at_mut(pad * pitch + pad);
             top.fill(0.0);
             let (rows, bottom) = rest.split_at_mut(h * pitch);
-            for (row, dst) in rows.chunks_exact_mut(pitch).enumerate() {
-                let (blocks, border) = dst.split_at_mut(self.images * step);
-                for (image, block) in blocks.chunks_exact_mut(step).enumerate() {
-                    let (body, gap) = block.split_at_mut(w);
+            for (row, mut dst) in rows.chunks_exact_mut(pitch).enumerate() {
+                for image in 0..self.images {
+                    let (body, rest) = dst.split_at_mut(w);
                     write_row(((image * channels + c) * h + row) * w, body);
+                    // The last image's border runs on into the next row's: one fill for both.
+                    let gap = if image + 1 == self.images { rest.len() } else { step - w };
+                    let (gap, rest) = rest.split_at_mut(gap);
                     gap.fill(0.0);
+                    dst = rest;
                 }
-                border.fill(0.0);
             }
             bottom.fill(0.0);
         }
