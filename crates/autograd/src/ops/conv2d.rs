@@ -31,9 +31,7 @@ pub fn conv2d(
     b: Option<Var>,
     params: Conv2dParams,
 ) -> Result<Var> {
-    let x = tape.index(x, "conv2d")?;
-    let w = tape.index(w, "conv2d")?;
-    let b = b.map(|b| tape.index(b, "conv2d")).transpose()?;
+    let (x, w, b) = node_inputs(tape, "conv2d", x, w, b)?;
     tape.record(Op::Conv2d { x, w, b, params }, |tape, y, _| {
         let bias = b.map(|b| tape.value_at(b));
         Ok(conv2d::forward_into(tape.value_at(x), tape.value_at(w), bias, params, y)?)
@@ -53,9 +51,7 @@ pub fn conv2d_relu(
     b: Option<Var>,
     params: Conv2dParams,
 ) -> Result<Var> {
-    let x = tape.index(x, "conv2d_relu")?;
-    let w = tape.index(w, "conv2d_relu")?;
-    let b = b.map(|b| tape.index(b, "conv2d_relu")).transpose()?;
+    let (x, w, b) = node_inputs(tape, "conv2d_relu", x, w, b)?;
     tape.record(Op::Conv2dRelu { x, w, b, params }, |tape, y, _| {
         let bias = b.map(|b| tape.value_at(b));
         Ok(conv2d::forward_relu_into(tape.value_at(x), tape.value_at(w), bias, params, y)?)
@@ -75,14 +71,24 @@ pub fn conv2d_relu_pool(
     params: Conv2dParams,
     pool: Pool2dParams,
 ) -> Result<Var> {
-    let x = tape.index(x, "conv2d_relu_pool")?;
-    let w = tape.index(w, "conv2d_relu_pool")?;
-    let b = b.map(|b| tape.index(b, "conv2d_relu_pool")).transpose()?;
+    let (x, w, b) = node_inputs(tape, "conv2d_relu_pool", x, w, b)?;
     tape.record(Op::Conv2dReluPool { x, w, b, params, pool }, |tape, y, saved| {
         let (x, w, bias) = (tape.value_at(x), tape.value_at(w), b.map(|b| tape.value_at(b)));
         let winners = &mut saved.indices;
         Ok(conv2d::forward_relu_pool_into(x, w, bias, (params, pool), y, winners)?)
     })
+}
+
+/// The tape indices of a convolution node's input, weight and optional bias (`op` names the
+/// node in the stale-variable error).
+fn node_inputs(
+    tape: &Tape,
+    op: &'static str,
+    x: Var,
+    w: Var,
+    b: Option<Var>,
+) -> Result<(usize, usize, Option<usize>)> {
+    Ok((tape.index(x, op)?, tape.index(w, op)?, b.map(|b| tape.index(b, op)).transpose()?))
 }
 
 /// What the node's `dy` goes through before the convolution's backward.
