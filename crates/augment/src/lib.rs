@@ -13,6 +13,7 @@
 //! - [`batch`]: NCHW batches augmented in parallel, with randomness keyed by
 //!   `(seed, epoch, sample)`, so results do not depend on thread count or batch order.
 //! - [`expand`]: the paper's offline expansion, and preview grids.
+//! - [`mix`]: mixup and CutMix, pairing the images of a batch and mixing their labels alike.
 //! - [`tta`]: the eight flips and quarter turns of a square batch, for test-time augmentation.
 //!
 //! Library code takes every `Rng` explicitly; seeds belong to the trainer.
@@ -24,6 +25,7 @@ mod error;
 pub mod expand;
 pub mod folder;
 mod image;
+pub mod mix;
 pub mod pipeline;
 pub mod split;
 pub mod transforms;
@@ -34,6 +36,7 @@ pub use error::AugmentError;
 pub use expand::{expand, preview_grid};
 pub use folder::{BadImagePolicy, Dataset, LoadOptions, LoadSize, Sample, SkippedFile, load};
 pub use image::{CHANNELS, Image, stack};
+pub use mix::{MixKind, MixedBatch, mix_batch};
 pub use pipeline::{AugmentPreset, Pipeline, Step, Transform};
 pub use split::{Part, Split, SplitFractions};
 pub use tta::Symmetry;

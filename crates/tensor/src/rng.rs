@@ -107,6 +107,42 @@ impl Rng {
         ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
     }
 
+    /// A Gamma(`shape`, 1) sample, for `shape` > 0 (returns 0 for `shape` ≤ 0 or NaN).
+    ///
+    /// Marsaglia & Tsang (2000): for `a` ≥ 1 let `d = a − 1/3`, `c = 1/√(9d)`; draw a normal `z`
+    /// until `v = (1 + c·z)³ > 0` and a uniform `u` passes `ln u < z²/2 + d − d·v + d·ln v`;
+    /// then `d·v` is Gamma(a). For `a` < 1 the boost `Gamma(a) = Gamma(a + 1) · u^(1/a)`.
+    pub fn gamma(&mut self, shape: f32) -> f32 {
+        if shape.is_nan() || shape <= 0.0 {
+            return 0.0;
+        }
+        if shape < 1.0 {
+            let u = 1.0 - self.next_f64(); // (0, 1]
+            return (f64::from(self.gamma(shape + 1.0)) * u.powf(1.0 / f64::from(shape))) as f32;
+        }
+        let d = f64::from(shape) - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let z = f64::from(self.normal());
+            let v = (1.0 + c * z).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = 1.0 - self.next_f64();
+            if u.ln() < 0.5 * z * z + d - d * v + d * v.ln() {
+                return (d * v) as f32;
+            }
+        }
+    }
+
+    /// A Beta(`a`, `b`) sample in [0, 1], for `a`, `b` > 0: `X / (X + Y)` with `X` ~ Gamma(a),
+    /// `Y` ~ Gamma(b). Beta(α, α) is how mixup and CutMix draw their mixing weight.
+    pub fn beta(&mut self, a: f32, b: f32) -> f32 {
+        let x = self.gamma(a);
+        let y = self.gamma(b);
+        if x + y > 0.0 { x / (x + y) } else { 0.5 }
+    }
+
     /// Fisher–Yates shuffle of `items`.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -155,6 +191,34 @@ mod tests {
         assert!(mean.abs() < 0.01, "normal mean {mean}");
         assert!((var - 1.0).abs() < 0.02, "normal variance {var}");
         assert!((u / n as f64 - 0.5).abs() < 0.005, "uniform mean");
+    }
+
+    #[test]
+    fn gamma_and_beta_have_the_right_moments() {
+        // Gamma(k, 1): mean k, variance k. Beta(a, b): mean a/(a+b), variance ab/((a+b)²(a+b+1)).
+        let n = 100_000;
+        let mut r = Rng::new(11);
+        for k in [0.2f32, 1.0, 3.5] {
+            let xs: Vec<f64> = (0..n).map(|_| f64::from(r.gamma(k))).collect();
+            assert!(xs.iter().all(|&x| x >= 0.0 && x.is_finite()));
+            let mean = xs.iter().sum::<f64>() / n as f64;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+            let k = f64::from(k);
+            assert!((mean - k).abs() < 0.03 * k.max(1.0), "gamma({k}) mean {mean}");
+            assert!((var - k).abs() < 0.06 * k.max(1.0), "gamma({k}) variance {var}");
+        }
+        for (a, b) in [(0.4f32, 0.4f32), (1.0, 1.0), (2.0, 5.0)] {
+            let xs: Vec<f64> = (0..n).map(|_| f64::from(r.beta(a, b))).collect();
+            assert!(xs.iter().all(|&x| (0.0..=1.0).contains(&x)));
+            let mean = xs.iter().sum::<f64>() / n as f64;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+            let (a, b) = (f64::from(a), f64::from(b));
+            let want_var = a * b / ((a + b).powi(2) * (a + b + 1.0));
+            assert!((mean - a / (a + b)).abs() < 0.005, "beta({a},{b}) mean {mean}");
+            assert!((var - want_var).abs() < 0.05 * want_var, "beta({a},{b}) var {var}");
+        }
+        assert_eq!(r.gamma(0.0), 0.0);
+        assert_eq!(r.gamma(f32::NAN), 0.0);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{
-    Architecture, AugmentChoice, ClassBalance, CvFold, InitScheme, OptimizerKind, Preset,
-    ScheduleKind, TrainConfig,
+    Architecture, AugmentChoice, ClassBalance, CvFold, InitScheme, MixChoice, OptimizerKind,
+    Preset, ScheduleKind, TrainConfig,
 };
 use crate::exit::{EXIT_CODES_HELP, Failure};
 
@@ -379,6 +379,14 @@ pub struct Overrides {
     /// images neither used nor reported). Run every fold to judge a setting on all of train + val.
     #[arg(long, value_name = "FOLD/FOLDS")]
     pub cv_fold: Option<CvFold>,
+    /// Mix pairs of training images and their labels: mixup (blend whole images) or cutmix
+    /// (paste a box of one into the other), the share λ drawn per batch from Beta(α, α).
+    #[arg(long, value_enum)]
+    pub mix: Option<MixChoice>,
+    /// α of the Beta(α, α) distribution of the mixing share (1 = uniform; small = mostly
+    /// one image).
+    #[arg(long, value_name = "ALPHA")]
+    pub mix_alpha: Option<f32>,
 }
 
 impl Overrides {
@@ -404,6 +412,8 @@ impl Overrides {
             seed,
             tta,
             cv_fold,
+            mix,
+            mix_alpha,
         } = self;
         arch.is_none()
             && init.is_none()
@@ -424,6 +434,8 @@ impl Overrides {
             && seed.is_none()
             && tta.is_none()
             && cv_fold.is_none()
+            && mix.is_none()
+            && mix_alpha.is_none()
     }
 
     /// Writes every given override into `c`.
@@ -450,6 +462,8 @@ impl Overrides {
         set(&mut c.dropout, self.dropout);
         set(&mut c.seed, self.seed);
         set(&mut c.test_time_augmentation, self.tta);
+        set(&mut c.mix, self.mix);
+        set(&mut c.mix_alpha, self.mix_alpha);
         if let Some(cv) = self.cv_fold {
             c.cross_validation = Some(cv);
         }

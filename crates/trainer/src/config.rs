@@ -124,6 +124,30 @@ pub enum AugmentChoice {
     Default,
 }
 
+/// Whether training batches mix pairs of images and their labels (`augment::mix`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum MixChoice {
+    /// Every image as the augmentation made it.
+    #[default]
+    None,
+    /// Blend each image with a partner: `λ·x_i + (1 − λ)·x_j`, labels mixed alike.
+    Mixup,
+    /// Paste a box of a partner covering `1 − λ` of the frame, labels mixed by area.
+    Cutmix,
+}
+
+impl MixChoice {
+    /// The augment crate's kind, or None for no mixing.
+    pub fn kind(self) -> Option<augment::MixKind> {
+        match self {
+            Self::None => None,
+            Self::Mixup => Some(augment::MixKind::Mixup),
+            Self::Cutmix => Some(augment::MixKind::CutMix),
+        }
+    }
+}
+
 /// How the loss compensates for classes of different sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -190,6 +214,17 @@ pub struct TrainConfig {
     /// split. Missing in configs written before it existed.
     #[serde(default)]
     pub cross_validation: Option<CvFold>,
+    /// Mixing of image pairs in each training batch (mixup or CutMix), with λ ~ Beta(α, α).
+    /// Missing in configs written before it existed, which did not mix.
+    #[serde(default)]
+    pub mix: MixChoice,
+    /// α of the Beta(α, α) that draws each batch's mixing share λ (1 = uniform).
+    #[serde(default = "default_mix_alpha")]
+    pub mix_alpha: f32,
+}
+
+fn default_mix_alpha() -> f32 {
+    1.0
 }
 
 /// One fold of a K-fold cross-validation, `--cv-fold FOLD/FOLDS` (e.g. `0/4`): the training
@@ -266,6 +301,8 @@ impl TrainConfig {
                 seed: 0,
                 test_time_augmentation: true,
                 cross_validation: None,
+                mix: MixChoice::None,
+                mix_alpha: 1.0,
             },
             Preset::PaperSgd => Self::paper(preset, data, OptimizerKind::Sgd, 0.001, 4, 100),
             Preset::PaperAdam => Self::paper(preset, data, OptimizerKind::Adam, 0.01, 32, 500),
@@ -305,6 +342,8 @@ impl TrainConfig {
             seed: 0,
             test_time_augmentation: false,
             cross_validation: None,
+            mix: MixChoice::None,
+            mix_alpha: 1.0,
         }
     }
 
@@ -372,6 +411,9 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err(reject("label-smoothing", self.label_smoothing, "must be in [0, 1)"));
         }
+        if !(self.mix_alpha.is_finite() && self.mix_alpha > 0.0) {
+            return Err(reject("mix-alpha", self.mix_alpha, "must be a finite number > 0"));
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(reject("dropout", self.dropout, "must be in [0, 1)"));
         }
@@ -426,6 +468,26 @@ mod tests {
         c.lr = 0.1;
         c.warmup_epochs = c.epochs;
         assert_eq!(c.validate().unwrap_err().option, "warmup-epochs");
+        c.warmup_epochs = 2;
+        c.mix = MixChoice::Cutmix;
+        for alpha in [0.0, -0.5, f32::INFINITY] {
+            c.mix_alpha = alpha;
+            assert_eq!(c.validate().unwrap_err().option, "mix-alpha");
+        }
+        c.mix_alpha = 0.4;
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn configs_written_before_mixing_existed_read_as_no_mixing() {
+        let c = TrainConfig::preset(Preset::Default, "d".into());
+        let mut json: serde_json::Value = serde_json::to_value(&c).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("mix");
+        fields.remove("mix_alpha");
+        let back: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!((back.mix, back.mix_alpha), (MixChoice::None, 1.0));
+        assert_eq!(back, c);
     }
 
     #[test]

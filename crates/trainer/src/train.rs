@@ -4,7 +4,8 @@
 //!
 //! Reproducibility: every random choice is keyed, never drawn from a running stream — weights
 //! by `(seed, INIT)`, the epoch order by `(seed, epoch)`, each image's augmentation by
-//! `(seed, epoch, index)`, dropout by `(seed, step)`. So the position `(epoch, step)` plus the
+//! `(seed, epoch, index)`, dropout by `(seed, step)`, the mixing of a batch's pairs (mixup,
+//! CutMix) by `(seed, MIX_STREAM, step)`. So the position `(epoch, step)` plus the
 //! weights and optimizer state in a checkpoint determine the rest of the run, and `--resume`
 //! ends with the same bits as an uninterrupted run.
 
@@ -19,7 +20,7 @@ use autograd::optim::{Adam, AdamW, Optimizer, Sgd};
 use autograd::schedule::{LrSchedule, Schedule, clip_grad_norm};
 use autograd::{AutogradError, Tape};
 use indicatif::{ProgressBar, ProgressStyle};
-use tensor::Tensor;
+use tensor::{Rng, Tensor};
 
 use crate::config::{ClassBalance, OptimizerKind, ScheduleKind, TrainConfig};
 use crate::evaluate::{Evaluation, evaluate, predictions, views};
@@ -38,6 +39,9 @@ pub enum Outcome {
     /// Stopped by `--stop-after-steps` after this many steps; resume with `--resume`.
     Stopped(usize),
 }
+
+/// Key word of the batch-mixing streams `Rng::keyed(seed, [MIX_STREAM, step])`.
+const MIX_STREAM: u64 = u64::MAX - 4;
 
 /// Batch size of evaluation passes (memory only; results do not depend on it).
 const EVAL_BATCH: usize = 64;
@@ -263,10 +267,20 @@ impl Session {
 
     /// One optimizer step on the batch `chunk` of `epoch`.
     fn step(&mut self, chunk: &[usize], epoch: usize, bar: &ProgressBar) -> anyhow::Result<()> {
-        let (x, targets) =
+        let (mut x, targets) =
             augment::make_batch(&self.ds, chunk, &self.pipeline, self.config.seed, epoch as u64)
                 .with_context(|| format!("building a batch of epoch {}", epoch + 1))?;
         let step = self.state.global_step;
+        // Mixup / CutMix: image i becomes a mix of itself (share λ) and image partner[i].
+        let mixed = match self.config.mix.kind() {
+            Some(kind) => {
+                let mut rng = Rng::keyed(self.config.seed, &[MIX_STREAM, step as u64]);
+                let mixed = augment::mix_batch(&mut x, kind, self.config.mix_alpha, &mut rng)?;
+                let partner_targets = mixed.partner_targets(&targets);
+                Some((mixed.lambda, partner_targets))
+            }
+            None => None,
+        };
         self.opt.set_lr(self.schedule.lr_at(step));
         self.net.set_step(step as u64);
         let options = CrossEntropyOptions {
@@ -283,7 +297,18 @@ impl Session {
             let culprit = tape.check_finite().err().map_or_else(String::new, |e| e.to_string());
             return Err(self.diverged(format!("the forward pass produced NaN/Inf: {culprit}")));
         }
-        let loss = softmax_cross_entropy(tape, logits, &targets, &options)?;
+        // With mixing, the loss is λ·CE(z, y) + (1 − λ)·CE(z, y_partner): cross-entropy against
+        // the mixed label.
+        let loss = match &mixed {
+            None => softmax_cross_entropy(tape, logits, &targets, &options)?,
+            Some((lambda, partner_targets)) => {
+                let own = softmax_cross_entropy(tape, logits, &targets, &options)?;
+                let other = softmax_cross_entropy(tape, logits, partner_targets, &options)?;
+                let own = autograd::ops::scale(tape, own, *lambda)?;
+                let other = autograd::ops::scale(tape, other, 1.0 - lambda)?;
+                autograd::ops::add(tape, own, other)?
+            }
+        };
         let loss_value = tape.scalar(loss)?;
         if !loss_value.is_finite() {
             return Err(self.diverged(doctor::non_finite_loss(loss_value, epoch + 1, step)));
@@ -293,8 +318,13 @@ impl Session {
         {
             bar.suspend(|| eprintln!("{w}"));
         }
+        // A mixed image counts as right when the prediction names its larger share.
+        let scored = match &mixed {
+            Some((lambda, partner_targets)) if *lambda < 0.5 => partner_targets,
+            _ => &targets,
+        };
         let correct =
-            predictions(tape.value(logits)?).iter().zip(&targets).filter(|(p, t)| p == t).count();
+            predictions(tape.value(logits)?).iter().zip(scored).filter(|(p, t)| p == t).count();
         tape.backward(loss)?;
         // One backward per step: the tape's gradient buffers become the parameters' gradients
         // by swapping, with no zeroing and no summing pass (and no allocation). One parameter

@@ -143,8 +143,9 @@ fn resume_reproduces_an_uninterrupted_run_bit_for_bit() {
     let root = scratch("resume");
     let data = root.join("data");
     write_folder(&data, PER_CLASS, 7);
-    // Dropout and batch norm on, so masks and running statistics must line up too.
-    let extra = ["--arch", "gap-bn", "--dropout", "0.3"].map(String::from);
+    // Dropout, batch norm and CutMix on, so masks, running statistics and the mixing of pairs
+    // must line up too.
+    let extra = ["--arch", "gap-bn", "--dropout", "0.3", "--mix", "cutmix"].map(String::from);
     let straight = root.join("straight");
     let mut args = fast(&data, &straight, "3", "default");
     args.extend(extra.clone());
