@@ -26,6 +26,11 @@
 //! (conv3–conv5 of a 64×64 input) one image is 286 columns, 9 micro-panels of 32 for 256 real
 //! pixels; four side by side are 1 102 columns, 35 panels for 1 024.
 //!
+//! The backward lays each chunk's images side by side in the same way (`mod.rs`,
+//! `Implicit`): `xp` and the padded `dy` share the grid, so `dW`'s reduction runs over all the
+//! images' columns at once (the borders of `dy` are zeros and add nothing) and `dx`'s GEMM
+//! packs the turned kernel once.
+//!
 //! What this is not: a general im2col. Stride 1 only; the backward pass also needs "same"
 //! padding (`KH = KW = 2·pad + 1`, see `mod.rs`). Other convolutions take the explicit
 //! im2col path (`im2col.rs`).
@@ -114,6 +119,12 @@ impl PaddedGrid {
             let end = start + body.len();
             relu_grad(&y[start..end], &dy[start..end], body);
         });
+    }
+
+    /// Zeroes the borders of every plane of `dst` [C, Hp, Wp]: every float outside the images'
+    /// `H×W` blocks, which are left as they are (for a writer that fills them itself).
+    pub fn zero_borders(&self, dst: &mut [f32]) {
+        self.pad_rows(dst, |_, _| {});
     }
 
     /// Zeroes the borders of every plane of `dst` [C, Hp, Wp] and has `write_row(start, body)`

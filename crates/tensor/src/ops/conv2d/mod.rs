@@ -531,15 +531,21 @@ impl Grids<'_> {
     }
 }
 
+/// How many images of the one-image `grid` go side by side on one grid: enough for
+/// [`SIDE_BY_SIDE_PIXELS`] output pixels, at least one.
+fn images_per_grid(grid: &PaddedGrid) -> usize {
+    SIDE_BY_SIDE_PIXELS.div_ceil(grid.out_h * grid.out_w).max(1)
+}
+
 /// Runs `f` on the grids for a batch of `batch` images of `channels` channels on `grid`, with
-/// [`SIDE_BY_SIDE_PIXELS`] deciding how many go on one grid.
+/// [`images_per_grid`] deciding how many go on one grid.
 fn with_grids<R>(
     grid: &PaddedGrid,
     channels: usize,
     batch: usize,
     f: impl FnOnce(&Grids) -> R,
 ) -> R {
-    let per_grid = SIDE_BY_SIDE_PIXELS.div_ceil(grid.out_h * grid.out_w).min(batch).max(1);
+    let per_grid = images_per_grid(grid).min(batch);
     let rest = batch % per_grid;
     let (full, last) =
         (grid.side_by_side(per_grid), grid.side_by_side(if rest == 0 { per_grid } else { rest }));
@@ -756,15 +762,12 @@ fn backward_masked(
     match g.padded_grid(p) {
         // "Same" padding: dy padded like x has the same grid, so dx is a convolution of it.
         Some(grid) if g.w.h == g.w.w && g.w.h == 2 * p.padding + 1 => {
-            let [c_in, c_out] = [g.x.c, g.w.n];
-            let tables = grid.rows(c_in) + grid.rows(c_out) + c_out;
-            with_scratch(&STARTS, tables, |tables| {
-                let implicit = Implicit::new(grid, c_in, c_out, tables);
-                with_scratch(&FLIPPED, w.len(), |flipped| {
-                    implicit.flip(w, flipped);
-                    in_chunks(x, upstream, image_len, out, |threads, chunk| {
-                        implicit.backward_chunk(threads, w, flipped, chunk)
-                    })
+            let per_grid = images_per_grid(&grid).min(BATCH_CHUNK);
+            let implicit = Implicit { grid, c_in: g.x.c, c_out: g.w.n, per_grid };
+            with_scratch(&FLIPPED, w.len(), |flipped| {
+                implicit.flip(w, flipped);
+                in_chunks(x, upstream, image_len, out, |threads, chunk| {
+                    implicit.backward_chunk(threads, w, flipped, chunk)
                 })
             })
         }
@@ -894,7 +897,7 @@ fn backward_chunk(
                     &*masked
                 }
                 Upstream::ReluPool { dy, y, argmax, windows, first_image } => {
-                    let dense = Layout { plane: pixels, pitch: geo.out_w, pad: 0 };
+                    let dense = Layout { plane: pixels, pitch: geo.out_w, origin: 0 };
                     scatter_pooled((dy, y, argmax), first_image, windows, dense, masked)?;
                     &*masked
                 }
@@ -931,31 +934,47 @@ fn backward_chunk(
 ///   i.e. the padded dy convolved with the kernel turned 180° and C_in, C_out swapped:
 ///   `dx = W'·cols(dyp)` with `W'[ci, (co,i,j)] = w[co, ci, KH−1−i, KW−1−j]`. One GEMM with a
 ///   reduction over C_out·KH·KW writes dx directly: no `dcols` [C_in·KH·KW, H·W] and no col2im.
-struct Implicit<'a> {
+///
+/// Small images go side by side, as in the forward ([`SIDE_BY_SIDE_PIXELS`]): a chunk's images
+/// are cut into groups of `per_grid`, and each group is one grid, so one `dW` GEMM reduces over
+/// all of its columns and one `dx` GEMM packs `W'` once for all of its images.
+struct Implicit {
+    /// The grid of one image.
     grid: PaddedGrid,
     c_in: usize,
     c_out: usize,
+    /// Images side by side on one grid.
+    per_grid: usize,
+}
+
+/// The row-start tables of one grid of the implicit backward.
+struct Starts<'a> {
     /// Row starts of `cols(xp)` [C_in·KH·KW, columns].
-    x_starts: &'a [usize],
+    x: &'a [usize],
     /// Row starts of `cols(dyp)` [C_out·KH·KW, columns].
-    dy_starts: &'a [usize],
+    dy_cols: &'a [usize],
     /// Row starts of dY on the padded grid [C_out, columns]: each channel from (pad, pad).
     dy_rows: &'a [usize],
 }
 
-impl<'a> Implicit<'a> {
-    /// Fills the three row-start tables into `tables` (`C_in·KH·KW + C_out·KH·KW + C_out`
-    /// entries) and keeps them.
-    fn new(grid: PaddedGrid, c_in: usize, c_out: usize, tables: &'a mut [usize]) -> Self {
-        let (x_starts, rest) = tables.split_at_mut(grid.rows(c_in));
-        let (dy_starts, dy_rows) = rest.split_at_mut(grid.rows(c_out));
-        grid.starts(x_starts);
-        grid.starts(dy_starts);
+impl Implicit {
+    /// Entries of the three tables of [`Starts`]: `C_in·KH·KW + C_out·KH·KW + C_out`.
+    fn starts_len(&self) -> usize {
+        self.grid.rows(self.c_in) + self.grid.rows(self.c_out) + self.c_out
+    }
+
+    /// Fills the three row-start tables of `grid` into `tables` ([`Implicit::starts_len`]
+    /// entries).
+    fn starts<'t>(&self, grid: &PaddedGrid, tables: &'t mut [usize]) -> Starts<'t> {
+        let (x, rest) = tables.split_at_mut(grid.rows(self.c_in));
+        let (dy_cols, dy_rows) = rest.split_at_mut(grid.rows(self.c_out));
+        grid.starts(x);
+        grid.starts(dy_cols);
         let corner = grid.padding * grid.pitch() + grid.padding;
         for (co, start) in dy_rows.iter_mut().enumerate() {
             *start = co * grid.plane() + corner;
         }
-        Self { grid, c_in, c_out, x_starts, dy_starts, dy_rows }
+        Starts { x, dy_cols, dy_rows }
     }
 
     /// `flipped[ci, (co·KH + i)·KW + j] = w[co, ci, KH−1−i, KW−1−j]`: [C_in, C_out·KH·KW].
@@ -971,8 +990,8 @@ impl<'a> Implicit<'a> {
         }
     }
 
-    /// One chunk's gradients: per image, pad x and dy, `dW += dY·colsᵀ`, `db += Σ dY`, and
-    /// `dx = W'·cols(dyp)`.
+    /// One chunk's gradients: per group of images on one grid, pad x and dy side by side,
+    /// `dW += dY·colsᵀ`, `db += Σ dY`, and `dx = W'·cols(dyp)`.
     fn backward_chunk(
         &self,
         threads: Threads,
@@ -981,50 +1000,86 @@ impl<'a> Implicit<'a> {
         chunk: Chunk,
     ) -> Result<(), TensorError> {
         let Chunk { x, upstream, out: Outputs { mut dx, dw, db } } = chunk;
-        let g = &self.grid;
-        let (plane, columns) = (g.plane(), g.columns());
-        let image_len = self.c_in * g.h * g.w;
+        let image_len = self.c_in * self.grid.h * self.grid.w;
         let images = x.len() / image_len;
-        let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: columns };
-        let dx_dims = GemmDims { m: self.c_in, n: columns, k: self.dy_starts.len() };
         db.fill(0.0);
+        for (group, x) in x.chunks(self.per_grid * image_len).enumerate() {
+            let first = group * self.per_grid;
+            let count = x.len() / image_len;
+            let upstream = upstream.images(first..first + count, images);
+            let dx = dx.as_deref_mut().map(|dx| &mut dx[first * image_len..][..x.len()]);
+            let acc = if group == 0 { Accumulate::Overwrite } else { Accumulate::Add };
+            let out = Outputs { dx, dw: &mut *dw, db: &mut *db };
+            let grid = self.grid.side_by_side(count);
+            with_scratch(&STARTS, self.starts_len(), |tables| {
+                let starts = self.starts(&grid, tables);
+                self.backward_grid(threads, (&grid, &starts), (w, flipped), (x, upstream), acc, out)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The gradients of the images on one `grid` (its row starts `starts`): x [images, C_in,
+    /// H, W] and their upstream gradient in, their `dx` out, `dW` (overwritten or added to as
+    /// `acc` says) and `db` (added to).
+    fn backward_grid(
+        &self,
+        threads: Threads,
+        (grid, starts): (&PaddedGrid, &Starts),
+        (w, flipped): (&[f32], &[f32]),
+        (x, upstream): (&[f32], Upstream),
+        acc: Accumulate,
+        out: Outputs,
+    ) -> Result<(), TensorError> {
+        let Outputs { dx, dw, db } = out;
+        let (plane, columns) = (grid.plane(), grid.columns());
+        let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: columns };
+        let dx_dims = GemmDims { m: self.c_in, n: columns, k: starts.dy_cols.len() };
         let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * columns;
         with_scratch(&COLS, scratch_len, |scratch| {
-            // xp: [C_in, Hp, Wp], dyp: [C_out, Hp, Wp], wide: [C_in, columns] (dx on the grid).
+            // xp: [C_in, Hp, Wp], dyp: [C_out, Hp, Wp], the images side by side;
+            // wide: [C_in, columns] (dx on the grid).
             let (xp, rest) = scratch.split_at_mut(self.c_in * plane);
             let (dyp, wide) = rest.split_at_mut(self.c_out * plane);
-            for (image, x) in x.chunks_exact(image_len).enumerate() {
-                g.pad(x, xp);
-                match upstream.images(image..image + 1, images) {
-                    Upstream::Conv { dy } => g.pad(dy, dyp),
-                    Upstream::Relu { dy, y } => g.pad_relu_grad(dy, y, dyp),
-                    Upstream::ReluPool { dy, y, argmax, windows, first_image } => {
-                        let grid = Layout { plane, pitch: g.pitch(), pad: g.padding };
-                        scatter_pooled((dy, y, argmax), first_image, windows, grid, dyp)?;
+            grid.pad(x, xp);
+            match upstream {
+                Upstream::Conv { dy } => grid.pad(dy, dyp),
+                Upstream::Relu { dy, y } => grid.pad_relu_grad(dy, y, dyp),
+                Upstream::ReluPool { dy, y, argmax, windows, first_image } => {
+                    // Each image scatters into its own block; the grid zeroes the rest.
+                    grid.zero_borders(dyp);
+                    let (pitch, per_image) = (grid.pitch(), dy.len() / grid.images);
+                    let corner = grid.padding * pitch + grid.padding;
+                    for image in 0..grid.images {
+                        let origin = corner + image * grid.image_step();
+                        let part = image * per_image..(image + 1) * per_image;
+                        let pooled = (&dy[part.clone()], &y[part.clone()], &argmax[part]);
+                        let layout = Layout { plane, pitch, origin };
+                        scatter_pooled(pooled, first_image + image, windows, layout, dyp)?;
                     }
                 }
-                let (xp, dyp) = (&*xp, &*dyp);
-                // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, columns]·[columns, K], summed.
-                if self.c_out < DIRECT_WEIGHT_GRAD {
-                    if image == 0 {
-                        dw.fill(0.0);
-                    }
-                    implicit::weight_grad((dyp, self.dy_rows), (xp, self.x_starts), columns, dw);
-                } else {
-                    let acc = if image == 0 { Accumulate::Overwrite } else { Accumulate::Add };
-                    let dy_grid = Operand::rows_at(dyp, Transpose::No, self.dy_rows);
-                    let cols = Operand::rows_at(xp, Transpose::Yes, self.x_starts);
-                    gemm_on(threads, dw_dims, dy_grid, cols, dw, acc)?;
+            }
+            let (xp, dyp) = (&*xp, &*dyp);
+            // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, columns]·[columns, K], summed.
+            if self.c_out < DIRECT_WEIGHT_GRAD {
+                if acc == Accumulate::Overwrite {
+                    dw.fill(0.0);
                 }
-                // The padded planes of dY: their border zeros add nothing to Σ dY.
-                add_bias_grad(dyp, db);
-                if let Some(dx) = dx.as_deref_mut() {
-                    // dx = W' [C_in, C_out·KH·KW] · cols(dyp) [C_out·KH·KW, columns]
-                    let flipped = Operand::new(flipped, Transpose::No);
-                    let cols = Operand::rows_at(dyp, Transpose::No, self.dy_starts);
-                    gemm_on(threads, dx_dims, flipped, cols, wide, Accumulate::Overwrite)?;
-                    let dx = &mut dx[image * image_len..(image + 1) * image_len];
-                    g.compact(wide, None, Activation::Identity, (0, dx));
+                implicit::weight_grad((dyp, starts.dy_rows), (xp, starts.x), columns, dw);
+            } else {
+                let dy_grid = Operand::rows_at(dyp, Transpose::No, starts.dy_rows);
+                let cols = Operand::rows_at(xp, Transpose::Yes, starts.x);
+                gemm_on(threads, dw_dims, dy_grid, cols, dw, acc)?;
+            }
+            // The padded planes of dY: their border zeros add nothing to Σ dY.
+            add_bias_grad(dyp, db);
+            if let Some(dx) = dx {
+                // dx = W' [C_in, C_out·KH·KW] · cols(dyp) [C_out·KH·KW, columns]
+                let flipped = Operand::new(flipped, Transpose::No);
+                let cols = Operand::rows_at(dyp, Transpose::No, starts.dy_cols);
+                gemm_on(threads, dx_dims, flipped, cols, wide, Accumulate::Overwrite)?;
+                for (image, dx) in dx.chunks_exact_mut(x.len() / grid.images).enumerate() {
+                    grid.compact(wide, None, Activation::Identity, (image, dx));
                 }
             }
             Ok(())

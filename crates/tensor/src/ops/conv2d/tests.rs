@@ -582,3 +582,92 @@ fn sixteen_by_sixteen_batches_split_into_grids_of_four() {
     check_side_by_side(&case, pool).expect("side by side equals alone");
     check_forward(&case).expect("matches the reference");
 }
+
+/// "Same" batches of 1–11 small images for the backward: several go side by side on one grid
+/// in each chunk of [`BATCH_CHUNK`], the last chunk and grid often holding fewer.
+fn same_side_by_side_case() -> impl Strategy<Value = Conv2dCase> {
+    (1..=11usize, 1..=3usize, 1..=9usize, prop::sample::select(vec![1usize, 3, 5]), side(), side())
+        .prop_flat_map(|(n, c_in, c_out, k, h, w)| {
+            let p = Conv2dParams { stride: 1, padding: (k - 1) / 2 };
+            let (xs, ws) = (Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, k, k));
+            any::<u64>().prop_map(move |seed| {
+                Conv2dCase::new(xs, ws, p, seed).expect("same padding always fits")
+            })
+        })
+}
+
+/// The backward with images side by side (plain, and behind the fused ReLU): `dx` of each
+/// image is bit for bit the `dx` of that image alone (each of its values is one GEMM column,
+/// whatever the other columns are); `dW` and `db` are the sums of the images' own, up to
+/// rounding (their reductions run over all the grid's columns at once, so the order of the
+/// additions differs from one image at a time); and all three match the reference.
+fn check_backward_side_by_side(case: &Conv2dCase) -> Result<(), TestCaseError> {
+    check_backward(case)?;
+    let (x, w, _, dy) = tensors(case);
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let mut relu_y = Tensor::default();
+    forward_relu_into(&x, &w, None, case.p, &mut relu_y).expect("case is valid");
+    let (xs, dys, ys) = (images_of(&x), images_of(&dy), images_of(&relu_y));
+    let per_weight = case.out_hw.0 * case.out_hw.1 * xs.len();
+    for relu in [false, true] {
+        let mut batch = Conv2dGrads::default();
+        let mut dw_sum = vec![0.0; w.len()];
+        let mut db_sum = vec![0.0; case.w_shape.n];
+        let mut dx_alone = Vec::new();
+        let run = |x: &Tensor, y: &Tensor, dy: &Tensor, grads: &mut Conv2dGrads| {
+            let result = if relu {
+                backward_relu_into(x, &w, y, dy, case.p, InputGrad::Compute, grads)
+            } else {
+                backward_into(x, &w, dy, case.p, InputGrad::Compute, grads)
+            };
+            result.expect("case is valid");
+        };
+        run(&x, &relu_y, &dy, &mut batch);
+        for ((x, dy), y) in xs.iter().zip(&dys).zip(&ys) {
+            let mut alone = Conv2dGrads::default();
+            run(x, y, dy, &mut alone);
+            dx_alone.extend(bits(alone.dx.as_ref().expect("computed")));
+            dw_sum.iter_mut().zip(alone.dw.data()).for_each(|(s, v)| *s += v);
+            db_sum.iter_mut().zip(alone.db.data()).for_each(|(s, v)| *s += v);
+        }
+        prop_assert_eq!(bits(batch.dx.as_ref().expect("computed")), dx_alone);
+        let (dw_sum, db_sum): (Vec<f64>, Vec<f64>) = (
+            dw_sum.iter().map(|&v| f64::from(v)).collect(),
+            db_sum.iter().map(|&v| f64::from(v)).collect(),
+        );
+        check_close("dw", batch.dw.data(), &dw_sum, atol(per_weight), 1e-5)?;
+        check_close("db", batch.db.data(), &db_sum, atol(per_weight), 1e-5)?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn backward_side_by_side_gives_each_image_its_own_dx(case in same_side_by_side_case()) {
+        check_backward_side_by_side(&case)?;
+    }
+
+    #[test]
+    fn fused_relu_pool_backward_side_by_side_equals_the_three_backwards(
+        case in same_side_by_side_case(), pool in pool()
+    ) {
+        check_fused_relu_pool(&case, pool)?;
+    }
+}
+
+/// The 64×64 network's 16×16 layers in the backward: six images are a chunk of four on one
+/// grid and a chunk of two on another, through both weight-gradient routes (C_out = 16, its own
+/// kernel; C_out = 64, the GEMM), plain, fused ReLU and fused ReLU + 2×2 pool.
+#[test]
+fn sixteen_by_sixteen_backward_chunks_go_on_one_grid() {
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let pool = Pool2dParams { kernel: 2, stride: 2 };
+    for (seed, c_out) in [(7, 16), (8, DIRECT_WEIGHT_GRAD)] {
+        let (xs, ws) = (Shape4::new(6, 8, 16, 16), Shape4::new(c_out, 8, 3, 3));
+        let case = Conv2dCase::new(xs, ws, p, seed).expect("fits");
+        check_backward_side_by_side(&case).expect("side by side equals alone");
+        check_fused_relu_pool(&case, pool).expect("fused equals unfused");
+    }
+}

@@ -12,6 +12,10 @@
 //! The last is the pool's backward (a scatter to each window's winner) followed by the ReLU's
 //! mask: the winner's ReLU output is the pooled value `y[o]`, so the mask needs no full-size
 //! tensor, and the full-size `dz` is never written outside the cache-sized padded grid.
+//!
+//! The scatter writes one image's `OH×OW` block of each channel plane and nothing else
+//! ([`Layout`]): on a padded grid holding several images side by side, the borders belong to
+//! the grid (`PaddedGrid::zero_borders`) and the neighbours' blocks to their own scatters.
 
 use crate::TensorError;
 use crate::ops::max_pool2d::kernel::{LANES, max_pool_2x2_backward_lanes};
@@ -27,12 +31,21 @@ pub(super) struct PoolWindows {
 }
 
 /// Where one image's `dz` [C_out, OH, OW] is written: channel planes `plane` floats apart, rows
-/// `pitch` apart, pixel (0, 0) at `(pad, pad)`: the padded grid, or dense (`pitch = OW`, no pad).
+/// `pitch` apart, pixel (0, 0) at `origin` within each plane. Dense: `plane = OH·OW`,
+/// `pitch = OW`, `origin = 0`. Image `t` of a padded grid: `pitch = Wp`, `origin =
+/// pad·Wp + pad + t·(W + pad)` (the grid's layout, `implicit.rs`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Layout {
     pub plane: usize,
     pub pitch: usize,
-    pub pad: usize,
+    pub origin: usize,
+}
+
+impl Layout {
+    /// `dst[c·plane + origin + row·pitch ..][..width]`: part of row `row` of channel `c`'s block.
+    fn row<'d>(&self, dst: &'d mut [f32], c: usize, row: usize, width: usize) -> &'d mut [f32] {
+        &mut dst[c * self.plane + self.origin + row * self.pitch..][..width]
+    }
 }
 
 /// `∂loss/∂(the op's output)`, see the module docs. Every slice covers the same images.
@@ -81,8 +94,9 @@ impl<'a> Upstream<'a> {
 }
 
 /// `dz` of image `image` of [`Upstream::ReluPool`] (its `dy`, `y`, `argmax`) into `dst` laid
-/// out as `layout` says, all of it (zeros first): `dz[argmax[o]] += dy[o]` where `y[o] > 0`,
-/// outputs in order, as `max_pool2d::backward` then `relu::backward` would give it, bit for bit.
+/// out as `layout` says, every pixel of the image's `OH×OW` blocks and nothing outside them
+/// (zeros first): `dz[argmax[o]] += dy[o]` where `y[o] > 0`, outputs in order, as
+/// `max_pool2d::backward` then `relu::backward` would give it, bit for bit.
 ///
 /// # Errors
 /// [`TensorError::InvalidParameter`] when a winner lies outside its own window (the pool's
@@ -98,8 +112,10 @@ pub(super) fn scatter_pooled(
     if (kernel, stride) == (2, 2) {
         return scatter_pooled_2x2((dy, y, argmax), image, windows, layout, dst);
     }
-    dst.fill(0.0);
     let c_out = dy.len() / (ph * pw);
+    for c in 0..c_out {
+        (0..oh).for_each(|row| layout.row(dst, c, row, ow).fill(0.0));
+    }
     let planes = dy.chunks_exact(ph * pw).zip(y.chunks_exact(ph * pw));
     for (c, ((dy, y), argmax)) in planes.zip(argmax.chunks_exact(ph * pw)).enumerate() {
         let rows = dy.chunks_exact(pw).zip(y.chunks_exact(pw)).zip(argmax.chunks_exact(pw));
@@ -125,11 +141,7 @@ pub(super) fn scatter_pooled(
                         what,
                     });
                 };
-                let at = c * layout.plane
-                    + (top + a + layout.pad) * layout.pitch
-                    + layout.pad
-                    + left
-                    + rel
+                let at = c * layout.plane + layout.origin + (top + a) * layout.pitch + left + rel
                     - a * ow;
                 // Added onto the zeros, as the pool's backward does.
                 dst[at] += dy;
@@ -140,9 +152,9 @@ pub(super) fn scatter_pooled(
 }
 
 /// [`scatter_pooled`] for 2×2 windows with stride 2, which do not overlap: each row pair of
-/// `dst` is written once, `dy` (masked) at each window's winner and 0 at its other three
-/// elements, with no zero fill first; only what no window covers (the padding, and a last odd
-/// row or column) is zeroed on its own.
+/// the block is written once, `dy` (masked) at each window's winner and 0 at its other three
+/// elements, with no zero fill first; only what no window covers (a last odd row or column)
+/// is zeroed on its own.
 fn scatter_pooled_2x2(
     (dy, y, argmax): (&[f32], &[f32], &[u32]),
     image: usize,
@@ -151,24 +163,23 @@ fn scatter_pooled_2x2(
     dst: &mut [f32],
 ) -> Result<(), TensorError> {
     let PoolWindows { conv_hw: (oh, ow), pooled_hw: (ph, pw), .. } = windows;
-    let Layout { plane, pitch, pad } = layout;
+    let pitch = layout.pitch;
     let c_out = dy.len() / (ph * pw);
     let planes = dy.chunks_exact(ph * pw).zip(y.chunks_exact(ph * pw));
-    let planes = planes.zip(argmax.chunks_exact(ph * pw)).zip(dst.chunks_exact_mut(plane));
-    for (c, (((dy, y), argmax), dst)) in planes.enumerate() {
-        // Rows above the first window and below the last one.
-        let (covered, below) = dst.split_at_mut((pad + 2 * ph) * pitch);
-        covered[..pad * pitch].fill(0.0);
-        below.fill(0.0);
+    for (c, ((dy, y), argmax)) in planes.zip(argmax.chunks_exact(ph * pw)).enumerate() {
+        if oh > 2 * ph {
+            layout.row(dst, c, 2 * ph, ow).fill(0.0); // an odd last row
+        }
         let rows = dy.chunks_exact(pw).zip(y.chunks_exact(pw)).zip(argmax.chunks_exact(pw));
-        let pairs = covered[pad * pitch..].chunks_exact_mut(2 * pitch);
-        for (i, (((dy, y), argmax), pair)) in rows.zip(pairs).enumerate() {
+        for (i, ((dy, y), argmax)) in rows.enumerate() {
+            // Rows 2i and 2i + 1 of the block, OW pixels each.
+            let pair = layout.row(dst, c, 2 * i, pitch + ow);
             let (top, bottom) = pair.split_at_mut(pitch);
+            let (top, bottom) = (&mut top[..ow], &mut bottom[..ow]);
             for row in [&mut *top, &mut *bottom] {
-                row[..pad].fill(0.0);
-                row[pad + 2 * pw..].fill(0.0); // the right padding and an odd last column
+                row[2 * pw..].fill(0.0); // an odd last column
             }
-            let (top, bottom) = (&mut top[pad..pad + 2 * pw], &mut bottom[pad..pad + 2 * pw]);
+            let (top, bottom) = (&mut top[..2 * pw], &mut bottom[..2 * pw]);
             // Flat index of window (i, 0)'s top-left element in the whole conv output.
             let origin = ((image * c_out + c) * oh + 2 * i) * ow;
             // Blocks of LANES windows in the pool's SIMD backward, on dy masked by the ReLU
