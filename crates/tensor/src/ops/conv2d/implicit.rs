@@ -1,30 +1,36 @@
 //! Implicit im2col: the im2col matrix of a stride-1 convolution, read without being built.
 //!
-//! Pad the image once with zeros, `xp [C_in, Hp, Wp]` with `Hp = H + 2·pad`, `Wp = W + 2·pad`,
-//! and number the output pixels on this padded grid, `q = oh·Wp + ow`. Then the im2col entry of
-//! row `k = (ci, i, j)` and pixel `q` is
+//! Pad the image once with zeros, `xp [C_in, Hp, Wp]` with `Hp = H + 2·pad` rows of pitch
+//! `Wp = W + pad`: each row is `pad` zeros then the W pixels, and the zeros that would pad it
+//! on the right are the next row's left zeros (the window of the last output pixel of a row,
+//! `ow = OW − 1`, reads up to `pad` columns past the row's end, i.e. the next row's first `pad`
+//! columns, which are zeros). Number the output pixels on this grid, `q = oh·Wp + ow`. Then the
+//! im2col entry of row `k = (ci, i, j)` and pixel `q` is
 //!
 //! ```text
-//! cols[k, q] = xp[ci, oh + i, ow + j] = xp[ci·Hp·Wp + i·Wp + j + q]
+//! cols[k, q] = xp[ci, oh + i, ow + j] = xp[ci·plane + i·Wp + j + q]
 //! ```
 //!
-//! so row `k` of `cols` is `xp` itself, shifted by `start[k] = ci·Hp·Wp + i·Wp + j`. The GEMM
+//! so row `k` of `cols` is `xp` itself, shifted by `start[k] = ci·plane + i·Wp + j`, with
+//! `plane = Hp·Wp + pad` (the last row's right zeros are `pad` extra zeros after it). The GEMM
 //! takes such a matrix as a table of row starts (`gemm::RowStarts::At`) and packs its panels
 //! straight from `xp`: im2col's KH·KW-fold copy of the image is never written, and the copy
 //! made here (the padding) is KH·KW times smaller.
 //!
-//! The price is `Wp − OW` extra output pixels per row (`ow ≥ OW` runs into the right padding
-//! and wraps to the next row): the GEMM computes them and [`PaddedGrid::compact`] drops them
-//! (2 of every 58 columns at 56×56 with a 3×3 kernel). The last row's extra pixels are left out
+//! The price is `Wp − OW` extra output pixels per row (`ow ≥ OW` runs into the padding and
+//! wraps to the next row): the GEMM computes them and [`PaddedGrid::compact`] drops them
+//! (1 of every 57 columns at 56×56 with a 3×3 kernel). The last row's extra pixels are left out
 //! of the GEMM altogether, so no shifted row reads past the end of `xp`.
 //!
 //! Small images are laid side by side on one grid ([`PaddedGrid::side_by_side`]): image `t`
 //! starts `t·(W + pad)` columns to the right, its right border doubling as the next image's
-//! left border. A window of image `t` reads only columns `t·(W + pad) .. t·(W + pad) + W + 2·pad`,
-//! its own padded block, so the images do not mix; the shared borders halve the extra pixels
-//! per row, and one GEMM of `images` times the columns packs `W` once for all of them. At 16×16
-//! (conv3–conv5 of a 64×64 input) one image is 286 columns, 9 micro-panels of 32 for 256 real
-//! pixels; four side by side are 1 102 columns, 35 panels for 1 024.
+//! left border, as the last image's does for the next row's first. A window of image `t` reads
+//! only columns `t·(W + pad) .. t·(W + pad) + W + 2·pad`, its own padded block, so the images
+//! do not mix (when a window would also count as one of the next block's, `pad ≥ KW`, it lies
+//! wholly in the shared zeros, and both outputs are the same 0). One GEMM of `images` times
+//! the columns packs `W` once for all of them. At 16×16 (conv3–conv5 of a 64×64 input) one
+//! image is 271 columns, 9 micro-panels of 32 for 256 real pixels; four side by side are
+//! 1 087 columns, 34 panels for 1 024.
 //!
 //! The backward lays each chunk's images side by side in the same way (`mod.rs`,
 //! `Implicit`): `xp` and the padded `dy` share the grid, so `dW`'s reduction runs over all the
@@ -66,15 +72,16 @@ impl PaddedGrid {
         self.w + self.padding
     }
 
-    /// `Wp = images·(W + pad) + pad`: floats from one padded row to the next (`W + 2·pad` for
-    /// one image).
+    /// `Wp = images·(W + pad)`: floats from one padded row to the next (`W + pad` for one
+    /// image; a row's right border is the next row's left border).
     pub fn pitch(&self) -> usize {
-        self.images * self.image_step() + self.padding
+        self.images * self.image_step()
     }
 
-    /// `Hp·Wp`: floats in one padded channel.
+    /// `Hp·Wp + pad`: floats in one padded channel, its last `pad` zeros the right border of
+    /// its last row.
     pub fn plane(&self) -> usize {
-        (self.h + 2 * self.padding) * self.pitch()
+        (self.h + 2 * self.padding) * self.pitch() + self.padding
     }
 
     /// Output pixels on the padded grid that the GEMM computes:
@@ -90,7 +97,7 @@ impl PaddedGrid {
     }
 
     /// Writes the row starts of the implicit im2col matrix of a padded image with
-    /// `starts.len() / (KH·KW)` channels: `start[(c·KH + i)·KW + j] = c·Hp·Wp + i·Wp + j`
+    /// `starts.len() / (KH·KW)` channels: `start[(c·KH + i)·KW + j] = c·plane + i·Wp + j`
     /// (row `k` of `cols` is `xp[start[k]..]`).
     pub fn starts(&self, starts: &mut [usize]) {
         let (plane, pitch) = (self.plane(), self.pitch());
@@ -105,7 +112,7 @@ impl PaddedGrid {
         }
     }
 
-    /// Copies `src` [images, C, H, W] into `dst` [C, Hp, Wp], the images side by side, with a
+    /// Copies `src` [images, C, H, W] into `dst` [C, plane] (`plane = Hp·Wp + pad`), the images side by side, with a
     /// zero border of `pad` around each. Every float of `dst` is written.
     pub fn pad(&self, src: &[f32], dst: &mut [f32]) {
         self.pad_rows(dst, |start, body| body.copy_from_slice(&src[start..][..body.len()]));
@@ -121,13 +128,13 @@ impl PaddedGrid {
         });
     }
 
-    /// Zeroes the borders of every plane of `dst` [C, Hp, Wp]: every float outside the images'
+    /// Zeroes the borders of every plane of `dst` [C, plane]: every float outside the images'
     /// `H×W` blocks, which are left as they are (for a writer that fills them itself).
     pub fn zero_borders(&self, dst: &mut [f32]) {
         self.pad_rows(dst, |_, _| {});
     }
 
-    /// Zeroes the borders of every plane of `dst` [C, Hp, Wp] and has `write_row(start, body)`
+    /// Zeroes the borders of every plane of `dst` [C, plane] and has `write_row(start, body)`
     /// fill each image's W real pixels of each row, `start` being that row's offset in the
     /// [images, C, H, W] source.
     fn pad_rows(&self, dst: &mut [f32], mut write_row: impl FnMut(usize, &mut [f32])) {
@@ -137,7 +144,8 @@ impl PaddedGrid {
         for (c, dst) in dst.chunks_exact_mut(self.plane()).enumerate() {
             // The top border and the first row's left border; then each row, every image's
             // pixels followed by the border it shares with the next image, the last one's
-            // running into the next row's left border; then what is left of the bottom.
+            // being the next row's left border; then the bottom border and the plane's last
+            // `pad` zeros.
             let (top, rest) = dst.split_at_mut(pad * pitch + pad);
             top.fill(0.0);
             let (rows, bottom) = rest.split_at_mut(h * pitch);
@@ -171,7 +179,10 @@ impl PaddedGrid {
         let planes = wide.chunks_exact(columns).zip(out.chunks_exact_mut(pixels));
         for (c, (wide, out)) in planes.enumerate() {
             let wide = &wide[image * self.image_step()..];
-            let rows = wide.chunks(pitch).zip(out.chunks_exact_mut(self.out_w));
+            // Row `oh` starts at `oh·Wp` (OW may exceed Wp when pad ≥ KW: rows then overlap
+            // in the wraparound's zeros).
+            let rows = (0..self.out_h).map(|oh| &wide[oh * pitch..][..self.out_w]);
+            let rows = rows.zip(out.chunks_exact_mut(self.out_w));
             match (bias.map(|b| b[c]), activation) {
                 (None, Activation::Identity) => {
                     rows.for_each(|(src, dst)| dst.copy_from_slice(&src[..self.out_w]));

@@ -316,7 +316,7 @@ pub fn forward_relu_pool_into(
                 let (k, columns, padded) = (starts.len(), grid.columns(), g.x.c * grid.plane());
                 let dims = GemmDims { m: c_out, n: columns, k };
                 with_scratch(&COLS, padded + c_out * columns, |scratch| {
-                    // xp: [C_in, Hp, Wp]; wide: [C_out, columns], conv(x) on the padded grid.
+                    // xp: [C_in, plane]; wide: [C_out, columns], conv(x) on the padded grid.
                     let (xp, wide) = scratch.split_at_mut(padded);
                     grid.pad(x, xp);
                     let w = Operand::new(w, Transpose::No);
@@ -586,7 +586,7 @@ fn implicit_gemm_forward(
             let (columns, padded) = (grid.columns(), c_in * grid.plane());
             let dims = GemmDims { m: c_out, n: columns, k };
             with_scratch(&COLS, padded + c_out * columns, |scratch| {
-                // xp: [C_in, Hp, Wp]; wide: [C_out, columns], the images' y on the padded grid.
+                // xp: [C_in, plane]; wide: [C_out, columns], the images' y on the padded grid.
                 let (xp, wide) = scratch.split_at_mut(padded);
                 grid.pad(x, xp);
                 let w = Operand::new(w, Transpose::No);
@@ -1051,7 +1051,7 @@ impl Implicit {
         let dx_dims = GemmDims { m: self.c_in, n: columns, k: starts.dy_cols.len() };
         let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * columns;
         with_scratch(&COLS, scratch_len, |scratch| {
-            // xp: [C_in, Hp, Wp], dyp: [C_out, Hp, Wp], the images side by side;
+            // xp: [C_in, plane], dyp: [C_out, plane], the images side by side;
             // wide: [C_in, columns] (dx on the grid).
             let (xp, rest) = scratch.split_at_mut(self.c_in * plane);
             let (dyp, wide) = rest.split_at_mut(self.c_out * plane);
