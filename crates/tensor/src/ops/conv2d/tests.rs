@@ -408,6 +408,37 @@ fn gradients_are_bit_identical_on_one_and_two_threads() {
     assert_eq!(bits(&dx1), bits(&dx2));
 }
 
+#[test]
+fn fused_relu_pool_gradients_are_bit_identical_on_one_and_two_threads() {
+    // 11 images of 8×8: side by side on the backward's grids (four per chunk, three in the
+    // last), each scattering the pool's gradient into its own block.
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let pool = Pool2dParams { kernel: 2, stride: 2 };
+    let case =
+        Conv2dCase::new(Shape4::new(11, 3, 8, 8), Shape4::new(5, 3, 3, 3), p, 4).expect("fits");
+    let (x, w, b, _) = tensors(&case);
+    let run = |threads: usize| {
+        let pool_threads =
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool_threads.install(|| {
+            let (mut y, mut argmax) = (Tensor::default(), Vec::new());
+            forward_relu_pool_into(&x, &w, Some(&b), (p, pool), &mut y, &mut argmax)
+                .expect("valid");
+            let dy = Tensor::from_fn(y.dims(), |i| ((i * 7919 % 17) as f32 - 8.0) / 8.0);
+            let mut grads = Conv2dGrads::default();
+            let upstream = (&y, argmax.as_slice());
+            backward_relu_pool_into(&x, &w, upstream, &dy, p, pool, InputGrad::Compute, &mut grads)
+                .expect("valid");
+            grads
+        })
+    };
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let (g1, g2) = (run(1), run(2));
+    assert_eq!(bits(&g1.dw), bits(&g2.dw));
+    assert_eq!(bits(&g1.db), bits(&g2.db));
+    assert_eq!(bits(g1.dx.as_ref().expect("computed")), bits(g2.dx.as_ref().expect("computed")));
+}
+
 /// The public im2col on the docs' example: a 1×1×3×3 input, 2×2 kernel, stride 1, no padding.
 /// Each column is one 2×2 window read row by row (worked out by hand from the formula).
 #[test]
