@@ -41,8 +41,8 @@ pub enum Command {
     ///
     /// Presets: `default` converges reliably at 64×64 (the wide-bn network with batch norm and
     /// a global-average-pool head, He init, AdamW with warm-up and cosine decay, class-weighted
-    /// loss, label smoothing, the Default augmentation, 120 epochs, predictions averaged over
-    /// the eight flips and quarter turns).
+    /// loss, label smoothing, the Default augmentation with mixup (α = 0.2), 120 epochs,
+    /// predictions averaged over the eight flips and quarter turns).
     /// `paper-sgd` and `paper-adam` are the paper's two trials (224×224, PyTorch init, no
     /// normalisation, the paper's augmentations); --epochs may shorten them. Any option below
     /// overrides the preset.
