@@ -313,24 +313,16 @@ pub fn forward_relu_pool_into(
             let groups = outputs.zip(x.par_chunks(per_grid * image_len)).enumerate();
             groups.try_for_each(|(group, ((y, argmax), x))| {
                 let (grid, starts) = grids.for_images(x.len() / image_len);
-                let (k, columns, padded) = (starts.len(), grid.columns(), g.x.c * grid.plane());
-                let dims = GemmDims { m: c_out, n: columns, k };
-                with_scratch(&COLS, padded + c_out * columns, |scratch| {
-                    // xp: [C_in, plane]; wide: [C_out, columns], conv(x) on the padded grid.
-                    let (xp, wide) = scratch.split_at_mut(padded);
-                    grid.pad(x, xp);
-                    let w = Operand::new(w, Transpose::No);
-                    let cols = Operand::rows_at(xp, Transpose::No, starts);
-                    gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
+                conv_on_grid((&grid, starts), g.x.c, x, w, threads, |wide| {
                     let outputs =
                         y.chunks_exact_mut(pooled_len).zip(argmax.chunks_exact_mut(pooled_len));
                     for (i, (y, argmax)) in outputs.enumerate() {
                         let src = &wide[i * grid.image_step()..];
-                        let raw = RawImage { src, plane: columns, pitch: grid.pitch(), bias: b };
+                        let plane = grid.columns();
+                        let raw = RawImage { src, plane, pitch: grid.pitch(), bias: b };
                         let first = (group * per_grid + i) * conv_len;
                         relu_pool(raw, windows, first, y, argmax);
                     }
-                    Ok(())
                 })
             })
         }),
@@ -558,6 +550,32 @@ fn with_grids<R>(
     })
 }
 
+/// The step both stride-1 forwards share for one group of images `x` on `grid` (row starts
+/// `starts`): pad them onto the grid (`xp` [C_in, plane]), then one GEMM `wide = W·cols(xp)`
+/// ([C_out, columns], the convolution of every grid column, in this thread's scratch), and
+/// hand `wide` to `read`, which copies each image's real pixels out.
+fn conv_on_grid(
+    (grid, starts): (&PaddedGrid, &[usize]),
+    c_in: usize,
+    x: &[f32],
+    w: &[f32],
+    threads: Threads,
+    read: impl FnOnce(&[f32]),
+) -> Result<(), TensorError> {
+    let (k, columns, padded) = (starts.len(), grid.columns(), c_in * grid.plane());
+    let c_out = w.len() / k;
+    let dims = GemmDims { m: c_out, n: columns, k };
+    with_scratch(&COLS, padded + c_out * columns, |scratch| {
+        let (xp, wide) = scratch.split_at_mut(padded);
+        grid.pad(x, xp);
+        let w = Operand::new(w, Transpose::No);
+        let cols = Operand::rows_at(xp, Transpose::No, starts);
+        gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
+        read(wide);
+        Ok(())
+    })
+}
+
 /// Forward for stride 1 without an im2col matrix, one rayon task per group of images laid side
 /// by side on one zero-padded grid (one image unless they are small, [`SIDE_BY_SIDE_PIXELS`]):
 /// the GEMM reads `cols` as shifted rows of it (`implicit.rs`). `y = W·cols(xp)` on the padded
@@ -583,19 +601,10 @@ fn implicit_gemm_forward(
         let groups = y.par_chunks_mut(per_grid * out_len).zip(x.par_chunks(per_grid * image_len));
         groups.try_for_each(|(y, x)| {
             let (grid, starts) = grids.for_images(x.len() / image_len);
-            let (columns, padded) = (grid.columns(), c_in * grid.plane());
-            let dims = GemmDims { m: c_out, n: columns, k };
-            with_scratch(&COLS, padded + c_out * columns, |scratch| {
-                // xp: [C_in, plane]; wide: [C_out, columns], the images' y on the padded grid.
-                let (xp, wide) = scratch.split_at_mut(padded);
-                grid.pad(x, xp);
-                let w = Operand::new(w, Transpose::No);
-                let cols = Operand::rows_at(xp, Transpose::No, starts);
-                gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
+            conv_on_grid((&grid, starts), c_in, x, w, threads, |wide| {
                 for (image, y) in y.chunks_exact_mut(out_len).enumerate() {
                     grid.compact(wide, b, activation, (image, y));
                 }
-                Ok(())
             })
         })
     })
