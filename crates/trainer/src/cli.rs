@@ -319,13 +319,16 @@ pub struct TrainArgs {
 pub struct Overrides {
     /// Network: paper (no normalisation, flatten head), paper-bn (+ batch norm), gap-bn (batch
     /// norm + global average pooling head), wide-bn (gap-bn with doubled widths and a pool after
-    /// convolutions 1-4: sees the whole of a 64x64 image; sizes a multiple of 16).
+    /// convolutions 1-4: sees the whole of a 64x64 image; sizes a multiple of 16), stem-bn
+    /// (wide-bn behind a 16-channel full-resolution conv and pool: for 128x128 images at 1.4x
+    /// wide-bn's cost at 64x64; sizes a multiple of 32).
     #[arg(long, value_enum)]
     pub arch: Option<Architecture>,
     /// Weight initialisation.
     #[arg(long, value_enum)]
     pub init: Option<InitScheme>,
-    /// Side of the square images fed to the network (multiple of 8; of 16 for wide-bn).
+    /// Side of the square images fed to the network (multiple of 8; of 16 for wide-bn, 32 for
+    /// stem-bn).
     #[arg(long, value_name = "S")]
     pub image_size: Option<usize>,
     /// Number of passes over the training split.

@@ -47,12 +47,18 @@ pub enum Architecture {
     /// multiply-adds of `gap-bn`) and lets each feature see a 78×78-pixel window instead of
     /// 38×38: the whole of a 64×64 image.
     WideBn,
+    /// `wide-bn` behind a full-resolution stem: convolution 3→16, batch norm, ReLU and a 2×2
+    /// max-pool, so a 2S×2S image reaches `wide-bn`'s stack at S×S (its first convolution then
+    /// 16→32). For inputs twice as large at 1.4× `wide-bn`'s multiply-adds per image (the stack
+    /// runs at the same sizes; the stem and a 16-channel first input are the extra): the stem
+    /// sees detail that resizing to S×S would average away. Five pools: sizes a multiple of 32.
+    StemBn,
 }
 
 impl Architecture {
     /// Whether each convolution is followed by a batch norm.
     pub fn has_batch_norm(self) -> bool {
-        matches!(self, Self::PaperBn | Self::GapBn | Self::WideBn)
+        matches!(self, Self::PaperBn | Self::GapBn | Self::WideBn | Self::StemBn)
     }
 
     /// The name on the command line (`--arch`) and in `config.json`.
@@ -62,6 +68,7 @@ impl Architecture {
             Self::PaperBn => "paper-bn",
             Self::GapBn => "gap-bn",
             Self::WideBn => "wide-bn",
+            Self::StemBn => "stem-bn",
         }
     }
 
@@ -70,6 +77,7 @@ impl Architecture {
         match self {
             Self::Paper | Self::PaperBn | Self::GapBn => 3,
             Self::WideBn => 4,
+            Self::StemBn => 5,
         }
     }
 }
@@ -169,8 +177,8 @@ pub struct TrainConfig {
     pub architecture: Architecture,
     /// Weight initialisation.
     pub init: InitScheme,
-    /// Side S of the square S×S images the network sees: a multiple of 2^pools (8, or 16 for
-    /// `wide-bn`), as every 2×2 pool halves it.
+    /// Side S of the square S×S images the network sees: a multiple of 2^pools (8; 16 for
+    /// `wide-bn`, 32 for `stem-bn`), as every 2×2 pool halves it.
     pub image_size: usize,
     /// Passes over the training split.
     pub epochs: usize,

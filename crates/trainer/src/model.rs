@@ -24,11 +24,19 @@
 //! head       global average pool, flatten         [N, 256]
 //! classifier linear 256→64, relu, linear →K
 //! ```
+//! and `stem-bn`, `wide-bn` behind a full-resolution stem for images twice the side:
+//! ```text
+//! stem       conv 3→16, bn, relu, maxpool 2       [N, 16, S/2, S/2]
+//! features   wide-bn's, its first conv 16→32      [N, 256, S/32, S/32]
+//! head, classifier as wide-bn
+//! ```
 //! Receptive field (the input window one output pixel depends on): a 3×3 convolution widens it
 //! by 2·jump and a 2×2 pool by jump, where the jump (input pixels per output pixel) doubles at
 //! every pool. The paper's stack ends at 38×38 pixels (3, 4, 8, 10, 18, 26, 34, 38); `wide-bn`'s
 //! at 78×78 (3, 4, 8, 10, 18, 22, 38, 46, 78), so at 64×64 every averaged feature has seen the
-//! whole image. Multiply-adds per 64×64 image: 39.5 M (paper stack), 55.4 M (`wide-bn`).
+//! whole image; `stem-bn`'s at 158×158 (3, 4, 8, 10, 18, 22, 38, 46, 78, 94, 158), the whole
+//! of a 128×128 image. Multiply-adds per 64×64 image: 39.5 M (paper stack), 55.4 M (`wide-bn`);
+//! per 128×128 image, `stem-bn`: 77.9 M (1.4× `wide-bn` at 64×64).
 //!
 //! Parameter names match the equivalent PyTorch `features` / `classifier` `nn.Sequential`s, e.g.
 //! `features.0.weight`, `features.1.running_mean` (batch norm), `classifier.0.weight`.
@@ -71,11 +79,22 @@ const PAPER_STACK: [Stage; 5] =
 const WIDE_STACK: [Stage; 5] =
     [stage(32, true), stage(64, true), stage(128, true), stage(128, true), stage(256, false)];
 
+/// `stem-bn`'s stack: a 16-wide pooled stem at full resolution, then `wide-bn`'s.
+const STEM_STACK: [Stage; 6] = [
+    stage(16, true),
+    stage(32, true),
+    stage(64, true),
+    stage(128, true),
+    stage(128, true),
+    stage(256, false),
+];
+
 /// The convolution stack of an architecture.
-fn stack(architecture: Architecture) -> [Stage; 5] {
+fn stack(architecture: Architecture) -> &'static [Stage] {
     match architecture {
-        Architecture::Paper | Architecture::PaperBn | Architecture::GapBn => PAPER_STACK,
-        Architecture::WideBn => WIDE_STACK,
+        Architecture::Paper | Architecture::PaperBn | Architecture::GapBn => &PAPER_STACK,
+        Architecture::WideBn => &WIDE_STACK,
+        Architecture::StemBn => &STEM_STACK,
     }
 }
 
@@ -132,7 +151,7 @@ impl Network {
         let bn = spec.architecture.has_batch_norm();
         let mut features: Layers = Vec::new();
         let mut channels = 3;
-        for Stage { width, pooled } in stack(spec.architecture) {
+        for &Stage { width, pooled } in stack(spec.architecture) {
             let conv = Conv2d::new(channels, width, 3, same, init, &mut rng);
             if bn {
                 features.push(Box::new(conv.without_bias()));
@@ -161,7 +180,7 @@ impl Network {
                     ],
                 )
             }
-            Architecture::GapBn | Architecture::WideBn => (
+            Architecture::GapBn | Architecture::WideBn | Architecture::StemBn => (
                 vec![Box::new(GlobalAvgPool), Box::new(Flatten)],
                 vec![
                     Box::new(Linear::new(channels, 64, init, &mut rng)),
@@ -266,6 +285,13 @@ mod tests {
         assert_eq!(p[0], &[32, 3, 3, 3][..]);
         assert_eq!(p[12], &[256, 128, 3, 3][..]);
         assert_eq!(p[15], &[64, 256][..]);
+        let stem = Network::new(&spec(Architecture::StemBn));
+        let p: Vec<&[usize]> = stem.parameters().iter().map(|p| p.value.dims()).collect();
+        // One more (conv weight, bn γ, bn β) than wide-bn, and the stack's first conv sees 16.
+        assert_eq!(p.len(), 22);
+        assert_eq!(p[0], &[16, 3, 3, 3][..]);
+        assert_eq!(p[3], &[32, 16, 3, 3][..]);
+        assert_eq!(p[18], &[64, 256][..]);
     }
 
     #[test]
@@ -279,45 +305,54 @@ mod tests {
     }
 
     #[test]
-    fn wide_stack_downsamples_four_times_and_sees_the_whole_image() {
+    fn wide_stacks_downsample_and_see_the_whole_image() {
         // Which outputs change when one input pixel changes tells the downsampling and the
-        // receptive field apart from the layer list: at 32×32 the last map is 2×2, and a corner
-        // pixel reaches all four of its pixels only if the window is wider than 32 - 16 = 16.
-        let mut net = Network::new(&NetworkSpec {
-            architecture: Architecture::WideBn,
-            image_size: 32,
-            dropout: 0.0,
-            ..spec(Architecture::WideBn)
-        });
-        net.set_mode(Mode::Eval);
-        let features = |net: &mut Network, x: &tensor::Tensor| {
-            let mut tape = Tape::new();
-            let v = tape.input_from(x);
-            let y = net.features.forward(&mut tape, v).unwrap();
-            tape.value(y).unwrap().clone()
-        };
-        let x = tensor::Tensor::from_fn(&[1, 3, 32, 32], |i| ((i * 37) % 101) as f32 / 101.0);
-        let base = features(&mut net, &x);
-        assert_eq!(base.dims(), &[1, 256, 2, 2]);
-        let mut poked = x.clone();
-        poked.data_mut()[0] += 10.0; // channel 0, pixel (0, 0)
-        let moved = features(&mut net, &poked);
-        for pixel in 0..4 {
-            let changed = (0..256).any(|c| {
-                let i = c * 4 + pixel;
-                (moved.data()[i] - base.data()[i]).abs() > 1e-6
+        // receptive field apart from the layer list: with S = 2^(pools + 1) the last map is 2×2,
+        // and a corner pixel reaches all four of its pixels only if the window is wider than
+        // S - S/2 (wide-bn: 32×32 input, window 78; stem-bn: 64×64 input, window 158).
+        for architecture in [Architecture::WideBn, Architecture::StemBn] {
+            let side = 2usize << architecture.pools();
+            let mut net = Network::new(&NetworkSpec {
+                architecture,
+                image_size: side,
+                dropout: 0.0,
+                ..spec(architecture)
             });
-            assert!(changed, "output pixel {pixel} does not see input pixel (0, 0)");
+            net.set_mode(Mode::Eval);
+            let features = |net: &mut Network, x: &tensor::Tensor| {
+                let mut tape = Tape::new();
+                let v = tape.input_from(x);
+                let y = net.features.forward(&mut tape, v).unwrap();
+                tape.value(y).unwrap().clone()
+            };
+            let x =
+                tensor::Tensor::from_fn(&[1, 3, side, side], |i| ((i * 37) % 101) as f32 / 101.0);
+            let base = features(&mut net, &x);
+            assert_eq!(base.dims(), &[1, 256, 2, 2], "{}", architecture.name());
+            let mut poked = x.clone();
+            poked.data_mut()[0] += 10.0; // channel 0, pixel (0, 0)
+            let moved = features(&mut net, &poked);
+            for pixel in 0..4 {
+                let changed = (0..256).any(|c| {
+                    let i = c * 4 + pixel;
+                    (moved.data()[i] - base.data()[i]).abs() > 1e-6
+                });
+                assert!(
+                    changed,
+                    "{}: output pixel {pixel} does not see input pixel (0, 0)",
+                    architecture.name()
+                );
+            }
         }
     }
 
     #[test]
     fn logits_have_one_column_per_class_and_dropout_is_keyed_by_step() {
-        for arch in
-            [Architecture::Paper, Architecture::PaperBn, Architecture::GapBn, Architecture::WideBn]
-        {
-            let mut net = Network::new(&spec(arch));
-            let x = tensor::Tensor::from_fn(&[2, 3, 16, 16], |i| (i % 7) as f32 / 7.0);
+        use clap::ValueEnum;
+        for &arch in Architecture::value_variants() {
+            let side = (1usize << arch.pools()).max(16);
+            let mut net = Network::new(&NetworkSpec { image_size: side, ..spec(arch) });
+            let x = tensor::Tensor::from_fn(&[2, 3, side, side], |i| (i % 7) as f32 / 7.0);
             let run = |net: &mut Network, step| {
                 let mut tape = Tape::new();
                 net.set_step(step);

@@ -45,7 +45,9 @@ pub fn gradcheck(args: &GradcheckArgs) -> anyhow::Result<()> {
     let opts =
         GradcheckOptions { max_elements: args.elements, floor: 0.1, ..GradcheckOptions::default() };
     let mut rng = Rng::new(args.seed);
-    for architecture in [Architecture::Paper, Architecture::GapBn, Architecture::WideBn] {
+    for architecture in
+        [Architecture::Paper, Architecture::GapBn, Architecture::WideBn, Architecture::StemBn]
+    {
         // The smallest input whose last feature map is 2×2: at 1×1 every 3×3 kernel's border
         // taps meet only padding, and their gradients would be checked as exact zeros.
         let side = 2usize << architecture.pools();
