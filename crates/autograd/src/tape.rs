@@ -76,8 +76,9 @@ pub(crate) struct GradTarget {
 }
 
 /// Whether layers may record one fused node where the textbook graph has two or three (see
-/// [`Module::forward_fused`](crate::nn::Module::forward_fused)). Fused or not, values and
-/// gradients are bit-identical; only the nodes on the tape differ.
+/// [`Module::forward_fused`](crate::nn::Module::forward_fused)). Under [`Fusion::On`], fused or
+/// not, values and gradients are bit-identical; only the nodes on the tape differ.
+/// [`Fusion::Inference`] goes further and gives up the parameters' gradients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Fusion {
     /// `Conv2d, ReLU` in a `Sequential` records one `conv2d_relu` node, and `Conv2d, ReLU,
@@ -87,6 +88,14 @@ pub enum Fusion {
     /// Every layer records its own nodes, e.g. to read a convolution's output before its ReLU
     /// (what `crate::inspect` does).
     Off,
+    /// For evaluation and prediction: everything [`Fusion::On`] fuses, and also a `Conv2d`
+    /// followed by a `BatchNorm2d` in evaluation mode (then `ReLU` and `MaxPool2d` as above)
+    /// becomes one convolution with the norm folded into its weights, `w'_c = a_c·w_c` and
+    /// `b'_c = a_c·b_c + shift_c` (`a_c = γ_c/√(σ²_c + ε)`, `shift_c = β_c − μ_c·a_c`): one pass
+    /// over the activations instead of four. The values equal the layers' up to rounding (the
+    /// products are formed in another order); the folded weights enter the tape as constants,
+    /// so the parameters get no gradient (gradients with respect to the input are still right).
+    Inference,
 }
 
 /// A Wengert list of tensor ops. See the module docs and the crate docs for a training loop.

@@ -6,7 +6,7 @@ use crate::ops::BatchNormMode;
 use crate::{Buffer, Parameter, Result, Tape, Var, ops};
 use std::mem;
 use tensor::Tensor;
-use tensor::ops::batch_norm2d::BatchStats;
+use tensor::ops::batch_norm2d::{self, BatchStats};
 
 /// PyTorch's `nn.BatchNorm2d(C)` with its defaults: ε = 1e-5, momentum 0.1, γ = 1, β = 0,
 /// running mean 0 and running variance 1. See `tensor::ops::batch_norm2d` for the formulas.
@@ -42,6 +42,27 @@ impl BatchNorm2d {
             momentum: 0.1,
             mode: Mode::Train,
         }
+    }
+}
+
+impl BatchNorm2d {
+    /// In evaluation mode, the norm as a per-channel affine map `y = a_c·x + shift_c`
+    /// (`tensor::ops::batch_norm2d::eval_affine`), for a convolution to fold in; `None` in
+    /// training mode, where the norm uses each batch's own statistics and cannot be folded.
+    ///
+    /// # Errors
+    /// Parameters or statistics of different lengths, or `eps ≤ 0`.
+    pub fn eval_affine(&self) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
+        if self.mode != Mode::Eval {
+            return Ok(None);
+        }
+        let running = BatchStats {
+            mean: self.running_mean.value.clone(),
+            var: self.running_var.value.clone(),
+        };
+        let affine =
+            batch_norm2d::eval_affine(&self.weight.value, &self.bias.value, &running, self.eps)?;
+        Ok(Some(affine))
     }
 }
 

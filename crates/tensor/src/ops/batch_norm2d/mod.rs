@@ -206,6 +206,33 @@ pub fn forward_eval_into(
     Ok(())
 }
 
+/// Evaluation batch norm as a per-channel affine map `y = a_c·x + shift_c`, with
+/// `a_c = γ_c/√(running_var_c + ε)` and `shift_c = β_c − running_mean_c·a_c`: the numbers
+/// [`forward_eval`] multiplies and adds, returned as `(a, shift)` ([C] each) so a convolution
+/// before the norm can absorb them (`w'_c = a_c·w_c`, `b'_c = a_c·b_c + shift_c`).
+///
+/// # Errors
+/// [`TensorError::ShapeMismatch`] when γ, β or the running statistics do not all hold the same
+/// number of values; [`TensorError::InvalidParameter`] when `eps ≤ 0`.
+pub fn eval_affine(
+    gamma: &Tensor,
+    beta: &Tensor,
+    running: &BatchStats,
+    eps: f32,
+) -> Result<(Vec<f32>, Vec<f32>), TensorError> {
+    const OP: &str = "batch_norm2d (eval affine)";
+    let channels = gamma.len();
+    let s = Shape4 { n: 1, c: channels, h: 1, w: 1 };
+    check_channel_vector(OP, "beta must hold one value per channel C", beta, s)?;
+    check_channel_vector(OP, "the mean must hold one value per channel C", &running.mean, s)?;
+    check_channel_vector(OP, "the variance must hold one value per channel C", &running.var, s)?;
+    check_eps(OP, eps)?;
+    let (g, b, m, v) = (gamma.data(), beta.data(), running.mean.data(), running.var.data());
+    let a: Vec<f32> = (0..channels).map(|c| g[c] * inv_std(v[c], eps)).collect();
+    let shift = (0..channels).map(|c| b[c] - m[c] * a[c]).collect();
+    Ok((a, shift))
+}
+
 /// `1/√(σ² + ε)` in f64, rounded: shared by forward and backward so both see the same value.
 fn inv_std(var: f32, eps: f32) -> f32 {
     (1.0 / (f64::from(var) + f64::from(eps)).sqrt()) as f32

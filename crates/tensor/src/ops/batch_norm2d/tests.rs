@@ -77,6 +77,13 @@ proptest! {
         let y = forward_eval(&xt, &gt, &bt, &running, EPS).unwrap();
         let want = reference::normalize(&x, s, &gamma, &beta, &mean, &var, f64::from(EPS));
         prop_assert!(close(y.data(), &want, 1e-5, 1e-5));
+        // The affine map a convolution folds in is the one the forward applies, bit for bit.
+        let (a, shift) = eval_affine(&gt, &bt, &running, EPS).unwrap();
+        let plane = s.h * s.w;
+        for (i, (&yi, &xi)) in y.data().iter().zip(xt.data()).enumerate() {
+            let c = (i / plane) % s.c;
+            prop_assert_eq!(yi.to_bits(), (xi * a[c] + shift[c]).to_bits());
+        }
         let g = backward(&xt, &gt, &running, EPS, &tensor(&s.dims(), &dy), Statistics::Running).unwrap();
         let (dx, dgamma, dbeta) = reference::backward_eval(&x, s, &gamma, &mean, &var, f64::from(EPS), &dy);
         prop_assert!(close(g.dx.data(), &dx, 1e-6, 1e-5));
@@ -177,4 +184,7 @@ fn bad_inputs_are_errors() {
     let err = backward(&x, &three, &stats, EPS, &Tensor::zeros(&[2, 3, 4, 3]), Statistics::Batch)
         .unwrap_err();
     assert!(err.to_string().starts_with("batch_norm2d backward"), "{err}");
+    let err = eval_affine(&three, &Tensor::zeros(&[2]), &stats, EPS).unwrap_err();
+    assert!(err.to_string().contains("beta must hold one value per channel"), "{err}");
+    assert!(eval_affine(&three, &three, &stats, -1.0).is_err());
 }
