@@ -50,8 +50,8 @@ pub enum Command {
     Train(TrainArgs),
 
     /// Evaluate a trained run on an image folder: accuracy, per-class precision / recall / F1
-    /// and the confusion matrix, printed and saved (eval.txt, eval.json, eval_confusion.csv in
-    /// --out, default the run folder).
+    /// and the confusion matrix, printed and saved (eval.txt, eval.json, eval_confusion.csv and
+    /// eval_predictions.csv, one row per image, in --out, default the run folder).
     ///
     /// The folder must have the same class names as the training data. Every image is
     /// evaluated unless --split picks one part of the folder's split.

@@ -3,8 +3,8 @@
 //! (test-time augmentation).
 
 use augment::Symmetry;
-use autograd::{Fusion, Tape};
 use autograd::nn::{Mode, Module};
+use autograd::{Fusion, Tape};
 use tensor::Tensor;
 use tensor::ops::softmax_cross_entropy::{self, CrossEntropyOptions};
 

@@ -95,6 +95,20 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
     assert!(report["accuracy"].as_f64().unwrap() > 0.6, "{report}");
+    // One row per image, each naming its file, its class and the model's call, with
+    // probabilities that sum to one; the rows agree with the report's accuracy.
+    let csv = std::fs::read_to_string(run.join("eval_predictions.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("file,true,predicted,p_galaxies,p_nebulae,p_solar_system"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 24);
+    for row in &rows {
+        assert!(row[0].starts_with(&format!("{}/", row[1])), "{row:?}");
+        let p: f32 = row[3..].iter().map(|v| v.parse::<f32>().unwrap()).sum();
+        assert!((p - 1.0).abs() < 1e-3, "{row:?}");
+    }
+    let right = rows.iter().filter(|r| r[1] == r[2]).count() as f64 / 24.0;
+    assert!((right - report["accuracy"].as_f64().unwrap()).abs() < 1e-9, "{right} {report}");
 
     let image = data.join("nebulae/obj0.png");
     // Without and with test-time augmentation (the mean over the eight flips and quarter turns

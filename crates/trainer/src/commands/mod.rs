@@ -214,8 +214,44 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
     report.save(&out, "eval")?;
-    println!("saved eval.txt, eval.json, eval_confusion.csv in {}", out.display());
+    let files: Vec<&str> = indices.iter().map(|&i| ds.samples[i].file.as_str()).collect();
+    let rows = predictions_csv(&t.classes, &files, &result);
+    crate::atomic::write_bytes(&out.join("eval_predictions.csv"), rows.as_bytes())?;
+    println!(
+        "saved eval.txt, eval.json, eval_confusion.csv, eval_predictions.csv in {}",
+        out.display()
+    );
     Ok(())
+}
+
+/// A CSV field: as it is, or quoted (quotes doubled) if it holds a comma, quote or line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// One row per image: `file,true,predicted,p_<class>...` (probabilities averaged over the
+/// views, as the report scored them), so the wrong images can be found and looked at.
+fn predictions_csv(classes: &[String], files: &[&str], result: &Evaluation) -> String {
+    use std::fmt::Write;
+    let mut s = String::from("file,true,predicted");
+    for c in classes {
+        let _ = write!(s, ",{}", csv_field(&format!("p_{c}")));
+    }
+    s.push('\n');
+    let rows = files.iter().zip(&result.truth).zip(&result.predicted).zip(&result.probabilities);
+    for (((file, &truth), &predicted), probs) in rows {
+        let (truth, predicted) = (csv_field(&classes[truth]), csv_field(&classes[predicted]));
+        let _ = write!(s, "{},{truth},{predicted}", csv_field(file));
+        for p in probs {
+            let _ = write!(s, ",{p:.6}");
+        }
+        s.push('\n');
+    }
+    s
 }
 
 /// Decodes one image file to 8-bit RGB, compositing any alpha on black like the folder loader.
@@ -258,4 +294,34 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         println!("{:<40}  {:<12}  {}", path.display(), t.classes[p], cells.join(" "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_they_must_be() {
+        assert_eq!(csv_field("galaxies/m31.jpg"), "galaxies/m31.jpg");
+        assert_eq!(csv_field("nebulae/a,b.png"), "\"nebulae/a,b.png\"");
+        assert_eq!(csv_field("say \"cheese\".png"), "\"say \"\"cheese\"\".png\"");
+    }
+
+    #[test]
+    fn prediction_rows_name_the_file_its_class_and_the_call() {
+        let classes = ["galaxies", "nebulae"].map(String::from).to_vec();
+        let result = Evaluation {
+            mean_loss: 0.5,
+            truth: vec![0, 1],
+            predicted: vec![0, 0],
+            probabilities: vec![vec![0.75, 0.25], vec![0.5, 0.5]],
+        };
+        let csv = predictions_csv(&classes, &["galaxies/a.jpg", "nebulae/b,c.jpg"], &result);
+        assert_eq!(
+            csv,
+            "file,true,predicted,p_galaxies,p_nebulae\n\
+             galaxies/a.jpg,galaxies,galaxies,0.750000,0.250000\n\
+             \"nebulae/b,c.jpg\",nebulae,galaxies,0.500000,0.500000\n"
+        );
+    }
 }
