@@ -106,16 +106,16 @@ fn cpu_clock() -> bool {
     std::env::var("GEMM_BENCH_CLOCK").is_ok_and(|v| v == "cpu") && on_cpu_ns().is_some()
 }
 
-/// Times `iters` calls of `f` inside a rayon pool of `threads` threads and logs the sample.
+/// Times `iters` calls of `f` inside `pool` and logs the sample under `threads` (the count the
+/// variant uses: the pool's for ours, matrixmultiply's own for it).
 fn timed(
     samples: &Samples,
     label: &str,
-    threads: usize,
+    (pool, threads): (&rayon::ThreadPool, usize),
     flops: u64,
     iters: u64,
     f: impl FnMut() + Send,
 ) -> Duration {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool");
     let mut f = f;
     let elapsed = pool.install(|| {
         let (start, start_cpu) = (Instant::now(), on_cpu_ns());
@@ -165,6 +165,14 @@ fn matmul_threads() -> usize {
 
 fn bench_group(c: &mut Criterion, group: &str, problems: Vec<Problem>, two_threads: bool) {
     let samples = Samples::default();
+    // One pool per thread count for the whole group, as training keeps one pool: its threads
+    // and their packing buffers persist from sample to sample. (A pool built per sample spawns
+    // fresh threads whose buffers page-fault in again: at 1024³ on two threads that was 4 % of
+    // the time in the kernel's page clearing and a lower, noisier speedup; docs/benchmarks.md.)
+    let pool = |threads: usize| {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool")
+    };
+    let pools = [pool(1), pool(2)];
     let mm_threads = matmul_threads();
     let mut g = c.benchmark_group(group);
     // Flat sampling: 10 samples of equal iteration counts, so a 0.2 s GEMM is run ~10 times,
@@ -178,16 +186,17 @@ fn bench_group(c: &mut Criterion, group: &str, problems: Vec<Problem>, two_threa
         for &threads in thread_counts {
             let variant = format!("packed {threads}t");
             let label = format!("{variant} {}", p.name);
+            let on = (&pools[threads - 1], threads);
             g.bench_function(BenchmarkId::new(variant, &p.name), |b| {
-                b.iter_custom(|iters| timed(&samples, &label, threads, flops, iters, || p.packed()))
+                b.iter_custom(|iters| timed(&samples, &label, on, flops, iters, || p.packed()))
             });
         }
+        // matrixmultiply runs its own threads; it is called from the one-thread pool.
         let variant = format!("matrixmultiply {mm_threads}t");
         let label = format!("{variant} {}", p.name);
+        let on = (&pools[0], mm_threads);
         g.bench_function(BenchmarkId::new(variant, &p.name), |b| {
-            b.iter_custom(|iters| {
-                timed(&samples, &label, mm_threads, flops, iters, || p.matrixmultiply())
-            })
+            b.iter_custom(|iters| timed(&samples, &label, on, flops, iters, || p.matrixmultiply()))
         });
     }
     g.finish();
