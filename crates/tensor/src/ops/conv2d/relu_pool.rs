@@ -6,7 +6,9 @@
 //! maximum in row-major order (strictly greater replaces), exactly as `max_pool2d::forward` on
 //! `relu(conv2d(x))` picks it; winners are flat indices into the whole conv output
 //! [N, C_out, OH, OW]. 2×2 windows with stride 2 go through the pool's own SIMD kernel, 16
-//! windows of a row at a time, as `max_pool2d` does.
+//! windows of a row at a time, as `max_pool2d` does; a plane whose pooled rows are narrower than
+//! 16 windows (8×8 after conv5 of a 64×64 input) goes through it 16 windows of the plane at a
+//! time, several pooled rows per call ([`narrow_2x2`]).
 
 use super::Activation;
 use super::upstream::PoolWindows;
@@ -39,6 +41,10 @@ pub(super) fn relu_pool(
             Activation::Relu.apply(raw.src[c * raw.plane + r * raw.pitch + col] + b)
         };
         let plane_first = first + c * oh * ow;
+        if (kernel, stride) == (2, 2) && pw < LANES {
+            narrow_2x2((raw, c, b), (pw, ow), plane_first, y, argmax);
+            continue;
+        }
         let rows = y.chunks_exact_mut(pw).zip(argmax.chunks_exact_mut(pw));
         for (i, (y, argmax)) in rows.enumerate() {
             let top = i * stride;
@@ -78,6 +84,54 @@ pub(super) fn relu_pool(
                 y[j] = best;
                 argmax[j] = (plane_first + best_at.0 * ow + best_at.1) as u32;
             }
+        }
+    }
+}
+
+/// The row length [`narrow_2x2`] gives the SIMD kernel (floats from its top row to its bottom
+/// row): more than the `2·LANES` columns of a row pair, so each winner's index tells
+/// its row (`/ KERNEL_ROW`) and column (`% KERNEL_ROW`) apart.
+const KERNEL_ROW: u32 = 4 * LANES as u32;
+
+/// `y` [PH, PW] and `argmax` of channel `c` of `raw` (bias `b`) for 2×2 windows with stride 2
+/// and `PW < LANES`: the plane's `PH·PW` windows in row-major order, [`LANES`] at a time. Lane
+/// `l` of a block is window `w0 + l`, at pooled row `i` and column `j`; its four inputs
+/// `relu(v + b)` go to `top[2l..2l + 2]` (conv row `2i`, columns `2j, 2j + 1`) and
+/// `bottom[2l..2l + 2]` (row `2i + 1`), copied as one contiguous run per pooled row the block
+/// touches. The kernel, told the top row starts at 0 and the bottom row [`KERNEL_ROW`] further,
+/// compares them exactly as for a full row (same order, same ties) and reports the winner as
+/// `2l + dc + dr·KERNEL_ROW`, which is turned back into the flat index of conv pixel
+/// `(2i + dr, 2j + dc)`. Lanes past the last window compute zeros that are not stored.
+fn narrow_2x2(
+    (raw, c, b): (RawImage, usize, f32),
+    (pw, ow): (usize, usize),
+    plane_first: usize,
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
+    let windows = y.len();
+    for w0 in (0..windows).step_by(LANES) {
+        let n = LANES.min(windows - w0);
+        let mut rows = [[0.0f32; 2 * LANES]; 2];
+        let mut l = 0;
+        while l < n {
+            let (i, j) = ((w0 + l) / pw, (w0 + l) % pw);
+            let run = (pw - j).min(n - l);
+            for (a, row) in rows.iter_mut().enumerate() {
+                let start = c * raw.plane + (2 * i + a) * raw.pitch + 2 * j;
+                let src = &raw.src[start..start + 2 * run];
+                let dst = &mut row[2 * l..2 * (l + run)];
+                dst.iter_mut().zip(src).for_each(|(d, &v)| *d = Activation::Relu.apply(v + b));
+            }
+            l += run;
+        }
+        let (mut best, mut at) = ([0.0; LANES], [0; LANES]);
+        max_pool_2x2_lanes(&rows[0], &rows[1], 0, KERNEL_ROW, &mut best, &mut at);
+        for (l, (&best, &at)) in best.iter().zip(&at).take(n).enumerate() {
+            let (i, j) = ((w0 + l) / pw, (w0 + l) % pw);
+            let (dr, dc) = ((at / KERNEL_ROW) as usize, (at % KERNEL_ROW) as usize - 2 * l);
+            y[w0 + l] = best;
+            argmax[w0 + l] = (plane_first + (2 * i + dr) * ow + 2 * j + dc) as u32;
         }
     }
 }
