@@ -50,7 +50,7 @@ impl Conv2d {
     /// weights [C_out, C_in, KH, KW] and bias [C_out] (b_c = 0 without a bias).
     fn folded(&self, a: &[f32], shift: &[f32]) -> Result<(Tensor, Tensor)> {
         let dims = self.weight.value.dims().to_vec();
-        let c_out = dims[0];
+        let c_out = dims.first().copied().unwrap_or(0);
         if a.len() != c_out || shift.len() != c_out {
             return Err(TensorError::ShapeMismatch {
                 op: "conv2d + batch_norm2d (folded)",

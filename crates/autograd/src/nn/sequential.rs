@@ -6,9 +6,10 @@ use crate::{Buffer, Fusion, Parameter, Result, Tape, Var};
 /// Applies its children in order. A child may record itself and the children after it as one
 /// fused node ([`Module::forward_fused`], e.g. `Conv2d, ReLU, MaxPool2d`) when the tape allows
 /// it ([`Fusion::On`]): the same values and gradients, with less memory traffic (and, under
-/// [`Fusion::Inference`], an evaluation-mode batch norm folded into the convolution before it). Children's tensor names get the child's name as a prefix:
-/// its index for [`Sequential::new`] (`"0.weight"`), or the given name for
-/// [`Sequential::named`] (`"features.0.weight"` when the child is itself a `Sequential`).
+/// [`Fusion::Inference`], an evaluation-mode batch norm folded into the convolution before it).
+/// Children's tensor names get the child's name as a prefix: its index for [`Sequential::new`]
+/// (`"0.weight"`), or the given name for [`Sequential::named`] (`"features.0.weight"` when the
+/// child is itself a `Sequential`).
 #[derive(Debug)]
 pub struct Sequential {
     layers: Vec<Box<dyn Module>>,

@@ -228,9 +228,14 @@ pub fn eval_affine(
     check_channel_vector(OP, "the variance must hold one value per channel C", &running.var, s)?;
     check_eps(OP, eps)?;
     let (g, b, m, v) = (gamma.data(), beta.data(), running.mean.data(), running.var.data());
-    let a: Vec<f32> = (0..channels).map(|c| g[c] * inv_std(v[c], eps)).collect();
-    let shift = (0..channels).map(|c| b[c] - m[c] * a[c]).collect();
-    Ok((a, shift))
+    Ok((0..channels).map(|c| channel_affine(g[c], b[c], m[c], v[c], eps)).unzip())
+}
+
+/// One channel's `(a, shift)`: `a = γ/√(σ² + ε)`, `shift = β − μ·a`, so that the norm is
+/// `y = x·a + shift` (shared by every forward and by [`eval_affine`], so all see the same bits).
+fn channel_affine(gamma: f32, beta: f32, mean: f32, var: f32, eps: f32) -> (f32, f32) {
+    let a = gamma * inv_std(var, eps);
+    (a, beta - mean * a)
 }
 
 /// `1/√(σ² + ε)` in f64, rounded: shared by forward and backward so both see the same value.
@@ -258,8 +263,7 @@ fn normalize_into(
         .enumerate()
         .for_each(|(plane_index, (y, x))| {
             let c = plane_index % s.c;
-            let a = g[c] * inv_std(v[c], eps);
-            let shift = b[c] - m[c] * a;
+            let (a, shift) = channel_affine(g[c], b[c], m[c], v[c], eps);
             for (y, &x) in y.iter_mut().zip(x) {
                 *y = x * a + shift;
             }
