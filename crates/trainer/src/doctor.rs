@@ -8,6 +8,13 @@
 //!   learning from the images: the paper's reported failure. Checked on the validation split.
 //! - **Non-finite values.** A NaN/Inf in the loss or a gradient ruins every later step; the run
 //!   stops (exit code 4) naming the layer, and the last good checkpoint is kept.
+//! - **Gradient flow.** A parameter whose gradient is exactly 0 in every entry at every step of
+//!   an epoch has stopped learning. A ReLU passes gradient only where its input was positive
+//!   (`∂relu(v)/∂v = [v > 0]`), so once every unit of a layer is negative for every image (dead
+//!   ReLUs), nothing reaches the parameters in front of it: the paper's Adam trial dies this way.
+//!   Collapse says *that* the network stopped learning; this says *where*.
+
+use autograd::Parameter;
 
 /// A warning to print; training goes on.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +82,70 @@ pub fn check_collapse(predicted: &[usize], truth: &[usize], classes: &[String]) 
     }
 }
 
+/// Which parameters received any non-zero gradient during the current epoch.
+///
+/// Feed it every step's gradients ([`GradientFlow::record`]), ask at the end of the epoch
+/// ([`GradientFlow::end_epoch`]). Cheap: a parameter is scanned only until its first non-zero
+/// entry each epoch, so a live network costs one comparison per parameter and step, and only a
+/// parameter that really gets nothing is read in full.
+#[derive(Debug, Clone, Default)]
+pub struct GradientFlow {
+    /// Parameter names, in the order the network lists them.
+    names: Vec<String>,
+    /// `reached[i]`: some gradient entry of parameter `i` was non-zero this epoch.
+    reached: Vec<bool>,
+    /// Steps recorded this epoch.
+    steps: usize,
+}
+
+impl GradientFlow {
+    /// Notes which of `params` got a non-zero gradient in this step.
+    pub fn record(&mut self, params: &[&mut Parameter]) {
+        if self.names.len() != params.len() {
+            self.names = params.iter().map(|p| p.name.clone()).collect();
+            self.reached = vec![false; params.len()];
+        }
+        for (reached, p) in self.reached.iter_mut().zip(params) {
+            *reached = *reached || p.grad.data().iter().any(|&g| g != 0.0);
+        }
+        self.steps += 1;
+    }
+
+    /// Ends an epoch of `steps_in_epoch` steps: warns when some parameters got an all-zero
+    /// gradient at every step of it, then starts counting afresh.
+    ///
+    /// An epoch only partly recorded (resumed in its middle) gives no verdict: the steps before
+    /// the interruption may have reached the parameters.
+    pub fn end_epoch(&mut self, epoch: usize, steps_in_epoch: usize) -> Option<Warning> {
+        let dead: Vec<&str> = self
+            .names
+            .iter()
+            .zip(&self.reached)
+            .filter(|(_, reached)| !**reached)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let whole_epoch = self.steps == steps_in_epoch && steps_in_epoch > 0;
+        let warning = (whole_epoch && !dead.is_empty()).then(|| {
+            const SHOWN: usize = 6;
+            let mut listed = dead.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+            if dead.len() > SHOWN {
+                listed.push_str(&format!(" and {} more", dead.len() - SHOWN));
+            }
+            Warning(format!(
+                "no gradient reached {listed} ({} of {} parameters) in epoch {epoch}: every \
+                 entry was exactly 0 at every step, so they have stopped learning. Usually every \
+                 ReLU after them is dead (negative for every image), e.g. after a too-large \
+                 step. Try a smaller --lr, batch norm (--arch wide-bn) or the default preset.",
+                dead.len(),
+                self.names.len()
+            ))
+        });
+        self.reached.iter_mut().for_each(|r| *r = false);
+        self.steps = 0;
+        warning
+    }
+}
+
 /// The message for a non-finite loss at a given step.
 pub fn non_finite_loss(loss: f32, epoch: usize, step: usize) -> String {
     format!(
@@ -97,6 +168,108 @@ mod tests {
         assert_eq!(check_initial_loss(0.7, 3), None);
         assert!(check_initial_loss(5.0, 3).unwrap().0.contains("far above"));
         assert!(check_initial_loss(0.1, 3).unwrap().0.contains("far below"));
+    }
+
+    fn parameter(name: &str, grad: &[f32]) -> Parameter {
+        let mut p = Parameter::new(name, tensor::Tensor::zeros(&[grad.len()]));
+        p.grad.data_mut().copy_from_slice(grad);
+        p
+    }
+
+    #[test]
+    fn gradient_flow_names_the_parameters_that_got_nothing_for_a_whole_epoch() {
+        let mut flow = GradientFlow::default();
+        let mut conv = parameter("features.0.weight", &[0.0, 0.0, 0.0]);
+        let mut head = parameter("classifier.4.bias", &[0.0, -0.5]);
+        flow.record(&[&mut conv, &mut head]);
+        // A single non-zero entry in one step is enough to count as reached.
+        conv.grad.data_mut()[2] = 1e-30;
+        flow.record(&[&mut conv, &mut head]);
+        assert_eq!(flow.end_epoch(1, 2), None);
+
+        // Next epoch nothing reaches the convolution at any step.
+        conv.grad.data_mut().fill(0.0);
+        for _ in 0..3 {
+            flow.record(&[&mut conv, &mut head]);
+        }
+        let w = flow.end_epoch(2, 3).expect("a dead parameter");
+        assert!(w.0.contains("features.0.weight (1 of 2 parameters) in epoch 2"), "{}", w.0);
+        assert!(!w.0.contains("classifier.4.bias"), "{}", w.0);
+
+        // An epoch resumed in its middle (2 of its 3 steps seen here) gives no verdict.
+        flow.record(&[&mut conv, &mut head]);
+        flow.record(&[&mut conv, &mut head]);
+        assert_eq!(flow.end_epoch(3, 3), None);
+    }
+
+    /// One real backward pass of the paper's network (32×32, batch 4) into `flow`; with
+    /// `dead`, the bias in front of the last ReLU is set to −100 first, so that ReLU is 0 for
+    /// every image.
+    fn paper_step(flow: &mut GradientFlow, dead: bool) {
+        use crate::config::{Architecture, InitScheme};
+        use crate::model::{Network, NetworkSpec};
+        use autograd::loss::{CrossEntropyOptions, softmax_cross_entropy};
+        use autograd::nn::Module;
+
+        let spec = NetworkSpec {
+            architecture: Architecture::Paper,
+            init: InitScheme::PytorchDefault,
+            image_size: 32,
+            classes: 3,
+            dropout: 0.0,
+            seed: 5,
+        };
+        let mut net = Network::new(&spec);
+        if dead {
+            let mut params = net.parameters_mut();
+            let bias = params.iter_mut().find(|p| p.name == "classifier.2.bias").unwrap();
+            bias.value.data_mut().fill(-100.0);
+        }
+        let mut x = tensor::Tensor::zeros(&[4, 3, 32, 32]);
+        let mut rng = tensor::Rng::keyed(9, &[]);
+        x.data_mut().iter_mut().for_each(|v| *v = rng.next_f32());
+        let mut tape = autograd::Tape::new();
+        let xv = tape.input(x);
+        let logits = net.forward(&mut tape, xv).unwrap();
+        let loss = softmax_cross_entropy(
+            &mut tape,
+            logits,
+            &[0, 1, 2, 0],
+            &CrossEntropyOptions::default(),
+        )
+        .unwrap();
+        tape.backward(loss).unwrap();
+        let mut params = net.parameters_mut();
+        tape.take_param_grads(&mut params).unwrap();
+        flow.record(&params);
+    }
+
+    #[test]
+    fn gradient_flow_sees_a_dead_relu_stop_every_gradient_before_it() {
+        let mut flow = GradientFlow::default();
+        paper_step(&mut flow, false);
+        assert_eq!(flow.end_epoch(1, 1), None, "every parameter of a live network learns");
+
+        paper_step(&mut flow, true);
+        let w = flow.end_epoch(2, 1).expect("a dead network");
+        // Only the output layer's bias still gets a gradient: its weight multiplies the dead
+        // ReLU's zeros, and everything in front of the ReLU gets its zero gradient.
+        assert!(w.0.contains("(15 of 16 parameters)"), "{}", w.0);
+        assert!(w.0.contains("features.0.weight") && !w.0.contains("classifier.4.bias"), "{}", w.0);
+    }
+
+    #[test]
+    fn gradient_flow_lists_at_most_six_names() {
+        let mut flow = GradientFlow::default();
+        let mut params: Vec<Parameter> =
+            (0..8).map(|i| parameter(&format!("layer{i}.weight"), &[0.0])).collect();
+        let mut live = parameter("head.bias", &[1.0]);
+        let mut refs: Vec<&mut Parameter> = params.iter_mut().collect();
+        refs.push(&mut live);
+        flow.record(&refs);
+        let w = flow.end_epoch(1, 1).expect("dead parameters");
+        assert!(w.0.contains("layer5.weight and 2 more (8 of 9 parameters)"), "{}", w.0);
+        assert!(!w.0.contains("layer6.weight"), "{}", w.0);
     }
 
     #[test]

@@ -178,6 +178,9 @@ struct Session {
     history: Vec<EpochRecord>,
     tape: Tape,
     collapse_warned: bool,
+    /// Which parameters got any gradient this epoch (the doctor's gradient-flow check).
+    gradient_flow: doctor::GradientFlow,
+    dead_warned: bool,
 }
 
 impl Session {
@@ -222,6 +225,8 @@ impl Session {
             history,
             tape: Tape::new(),
             collapse_warned: false,
+            gradient_flow: doctor::GradientFlow::default(),
+            dead_warned: false,
         })
     }
 
@@ -334,6 +339,7 @@ impl Session {
         if let Err(e) = autograd::doctor::check_parameters(params.iter().map(|p| &**p)) {
             return Err(self.diverged(format!("{e} at epoch {}, step {step}", epoch + 1)));
         }
+        self.gradient_flow.record(&params);
         if let Some(max_norm) = self.config.grad_clip {
             clip_grad_norm(&mut params, max_norm)?;
         }
@@ -398,6 +404,13 @@ impl Session {
         {
             eprintln!("{w}");
             self.collapse_warned = true;
+        }
+        let steps_in_epoch = self.split.train.len().div_ceil(self.config.batch_size);
+        if let Some(w) = self.gradient_flow.end_epoch(record.epoch, steps_in_epoch)
+            && !self.dead_warned
+        {
+            eprintln!("{w}");
+            self.dead_warned = true;
         }
         if improved {
             let best = self.dir.best();

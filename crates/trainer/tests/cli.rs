@@ -77,7 +77,13 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
     let data = root.join("data");
     write_folder(&data, PER_CLASS, 7);
     let run = root.join("run");
-    run_ok(&fast(&data, &run, "6", "none"));
+    let out = run_ok(&fast(&data, &run, "6", "none"));
+    // A healthy network: every parameter gets some gradient in every epoch.
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("no gradient reached"),
+        "{}",
+        text(&out)
+    );
     for f in ["config.json", "classes.json", "metrics.csv", "best.safetensors", "curves.png"] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
