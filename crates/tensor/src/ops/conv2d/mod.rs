@@ -47,7 +47,7 @@ mod upstream;
 use rayon::prelude::*;
 
 use self::im2col::Im2col;
-use self::implicit::PaddedGrid;
+use self::implicit::{OutputColumns, PaddedGrid};
 use self::relu_pool::{RawImage, relu_pool};
 use self::scratch::{COLS, FLIPPED, PARTIALS, STARTS, with_scratch};
 use self::upstream::{Layout, PoolWindows, Upstream, scatter_pooled};
@@ -316,10 +316,10 @@ pub fn forward_relu_pool_into(
                 conv_on_grid((&grid, starts), g.x.c, x, w, threads, |wide| {
                     let outputs =
                         y.chunks_exact_mut(pooled_len).zip(argmax.chunks_exact_mut(pooled_len));
+                    let OutputColumns { columns, image_step, pitch } = grid.output_columns();
                     for (i, (y, argmax)) in outputs.enumerate() {
-                        let src = &wide[i * grid.image_step()..];
-                        let plane = grid.columns();
-                        let raw = RawImage { src, plane, pitch: grid.pitch(), bias: b };
+                        let src = &wide[i * image_step..];
+                        let raw = RawImage { src, plane: columns, pitch, bias: b };
                         let first = (group * per_grid + i) * conv_len;
                         relu_pool(raw, windows, first, y, argmax);
                     }
@@ -502,19 +502,42 @@ fn im2col_gemm_forward(
 /// 16×16 images (conv3–conv5 of a 64×64 input) go four to a grid; 32×32 and larger, one.
 const SIDE_BY_SIDE_PIXELS: usize = 1024;
 
+/// The row starts of the implicit im2col matrix on one grid, and the run starts of its
+/// output columns ([`PaddedGrid::starts`], [`PaddedGrid::run_starts`]).
+#[derive(Clone, Copy)]
+struct GridStarts<'a> {
+    rows: &'a [usize],
+    runs: &'a [usize],
+}
+
+impl<'a> GridStarts<'a> {
+    /// Entries of both tables for `grid` and `channels` channels.
+    fn len(grid: &PaddedGrid, channels: usize) -> usize {
+        grid.rows(channels) + grid.runs()
+    }
+
+    /// Fills both tables of `grid` into `tables` (`GridStarts::len` entries).
+    fn fill(grid: &PaddedGrid, tables: &'a mut [usize]) -> Self {
+        let (rows, runs) = tables.split_at_mut(tables.len() - grid.runs());
+        grid.starts(rows);
+        grid.run_starts(runs);
+        Self { rows, runs }
+    }
+}
+
 /// The grids of one forward pass over a batch: `full` holds `full.images` images side by side,
 /// and so does every grid but the last, `last`, which holds what is left. Each comes with the
-/// row starts of its implicit im2col matrix.
+/// row starts of its implicit im2col matrix and the run starts of its output columns.
 struct Grids<'a> {
     full: PaddedGrid,
     last: PaddedGrid,
-    full_starts: &'a [usize],
-    last_starts: &'a [usize],
+    full_starts: GridStarts<'a>,
+    last_starts: GridStarts<'a>,
 }
 
 impl Grids<'_> {
-    /// The grid and row starts for a group of `images` images (of the full size, or the last).
-    fn for_images(&self, images: usize) -> (PaddedGrid, &[usize]) {
+    /// The grid and its tables for a group of `images` images (of the full size, or the last).
+    fn for_images(&self, images: usize) -> (PaddedGrid, GridStarts<'_>) {
         if images == self.full.images {
             (self.full, self.full_starts)
         } else {
@@ -541,35 +564,36 @@ fn with_grids<R>(
     let rest = batch % per_grid;
     let (full, last) =
         (grid.side_by_side(per_grid), grid.side_by_side(if rest == 0 { per_grid } else { rest }));
-    let k = grid.rows(channels);
-    with_scratch(&STARTS, 2 * k, |tables| {
-        let (full_starts, last_starts) = tables.split_at_mut(k);
-        full.starts(full_starts);
-        last.starts(last_starts);
+    let full_len = GridStarts::len(&full, channels);
+    with_scratch(&STARTS, full_len + GridStarts::len(&last, channels), |tables| {
+        let (full_starts, last_starts) = tables.split_at_mut(full_len);
+        let (full_starts, last_starts) =
+            (GridStarts::fill(&full, full_starts), GridStarts::fill(&last, last_starts));
         f(&Grids { full, last, full_starts, last_starts })
     })
 }
 
-/// The step both stride-1 forwards share for one group of images `x` on `grid` (row starts
+/// The step both stride-1 forwards share for one group of images `x` on `grid` (its tables
 /// `starts`): pad them onto the grid (`xp` [C_in, plane]), then one GEMM `wide = W·cols(xp)`
-/// ([C_out, columns], the convolution of every grid column, in this thread's scratch), and
-/// hand `wide` to `read`, which copies each image's real pixels out.
+/// ([C_out, columns], the convolution at every column of [`PaddedGrid::output_columns`], in
+/// this thread's scratch), and hand `wide` to `read`, which copies each image's pixels out.
 fn conv_on_grid(
-    (grid, starts): (&PaddedGrid, &[usize]),
+    (grid, starts): (&PaddedGrid, GridStarts),
     c_in: usize,
     x: &[f32],
     w: &[f32],
     threads: Threads,
     read: impl FnOnce(&[f32]),
 ) -> Result<(), TensorError> {
-    let (k, columns, padded) = (starts.len(), grid.columns(), c_in * grid.plane());
+    let k = starts.rows.len();
+    let (columns, padded) = (grid.output_columns().columns, c_in * grid.plane());
     let c_out = w.len() / k;
     let dims = GemmDims { m: c_out, n: columns, k };
     with_scratch(&COLS, padded + c_out * columns, |scratch| {
         let (xp, wide) = scratch.split_at_mut(padded);
         grid.pad(x, xp);
         let w = Operand::new(w, Transpose::No);
-        let cols = Operand::rows_at(xp, Transpose::No, starts);
+        let cols = grid.at_outputs((xp, Transpose::No), starts.rows, starts.runs);
         gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
         read(wide);
         Ok(())
@@ -978,26 +1002,31 @@ struct Starts<'a> {
     dy_cols: &'a [usize],
     /// Row starts of dY on the padded grid [C_out, columns]: each channel from (pad, pad).
     dy_rows: &'a [usize],
+    /// Run starts of `dx`'s columns ([`PaddedGrid::run_starts`]; empty unless the grid is
+    /// [`PaddedGrid::in_runs`]).
+    runs: &'a [usize],
 }
 
 impl Implicit {
-    /// Entries of the three tables of [`Starts`]: `C_in·KH·KW + C_out·KH·KW + C_out`.
-    fn starts_len(&self) -> usize {
-        self.grid.rows(self.c_in) + self.grid.rows(self.c_out) + self.c_out
+    /// Entries of the four tables of [`Starts`] for `grid`:
+    /// `C_in·KH·KW + C_out·KH·KW + C_out + grid.runs()`.
+    fn starts_len(&self, grid: &PaddedGrid) -> usize {
+        grid.rows(self.c_in) + grid.rows(self.c_out) + self.c_out + grid.runs()
     }
 
-    /// Fills the three row-start tables of `grid` into `tables` ([`Implicit::starts_len`]
-    /// entries).
+    /// Fills the four tables of `grid` into `tables` ([`Implicit::starts_len`] entries).
     fn starts<'t>(&self, grid: &PaddedGrid, tables: &'t mut [usize]) -> Starts<'t> {
         let (x, rest) = tables.split_at_mut(grid.rows(self.c_in));
-        let (dy_cols, dy_rows) = rest.split_at_mut(grid.rows(self.c_out));
+        let (dy_cols, rest) = rest.split_at_mut(grid.rows(self.c_out));
+        let (dy_rows, runs) = rest.split_at_mut(self.c_out);
         grid.starts(x);
         grid.starts(dy_cols);
+        grid.run_starts(runs);
         let corner = grid.padding * grid.pitch() + grid.padding;
         for (co, start) in dy_rows.iter_mut().enumerate() {
             *start = co * grid.plane() + corner;
         }
-        Starts { x, dy_cols, dy_rows }
+        Starts { x, dy_cols, dy_rows, runs }
     }
 
     /// `flipped[ci, (co·KH + i)·KW + j] = w[co, ci, KH−1−i, KW−1−j]`: [C_in, C_out·KH·KW].
@@ -1034,7 +1063,7 @@ impl Implicit {
             let acc = if group == 0 { Accumulate::Overwrite } else { Accumulate::Add };
             let out = Outputs { dx, dw: &mut *dw, db: &mut *db };
             let grid = self.grid.side_by_side(count);
-            with_scratch(&STARTS, self.starts_len(), |tables| {
+            with_scratch(&STARTS, self.starts_len(&grid), |tables| {
                 let starts = self.starts(&grid, tables);
                 self.backward_grid(threads, (&grid, &starts), (w, flipped), (x, upstream), acc, out)
             })?;
@@ -1056,12 +1085,15 @@ impl Implicit {
     ) -> Result<(), TensorError> {
         let Outputs { dx, dw, db } = out;
         let (plane, columns) = (grid.plane(), grid.columns());
+        // dx's columns: the real pixels when the grid is in runs, else every grid column.
+        let pixels = grid.output_columns().columns;
+        // dW sums over every grid column (a measured choice, see `PaddedGrid::in_runs`).
         let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: columns };
-        let dx_dims = GemmDims { m: self.c_in, n: columns, k: starts.dy_cols.len() };
-        let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * columns;
+        let dx_dims = GemmDims { m: self.c_in, n: pixels, k: starts.dy_cols.len() };
+        let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * pixels;
         with_scratch(&COLS, scratch_len, |scratch| {
             // xp: [C_in, plane], dyp: [C_out, plane], the images side by side;
-            // wide: [C_in, columns] (dx on the grid).
+            // wide: [C_in, pixels] (dx at the grid's output columns).
             let (xp, rest) = scratch.split_at_mut(self.c_in * plane);
             let (dyp, wide) = rest.split_at_mut(self.c_out * plane);
             grid.pad(x, xp);
@@ -1097,9 +1129,9 @@ impl Implicit {
             // The padded planes of dY: their border zeros add nothing to Σ dY.
             add_bias_grad(dyp, db);
             if let Some(dx) = dx {
-                // dx = W' [C_in, C_out·KH·KW] · cols(dyp) [C_out·KH·KW, columns]
+                // dx = W' [C_in, C_out·KH·KW] · cols(dyp) [C_out·KH·KW, pixels]
                 let flipped = Operand::new(flipped, Transpose::No);
-                let cols = Operand::rows_at(dyp, Transpose::No, starts.dy_cols);
+                let cols = grid.at_outputs((dyp, Transpose::No), starts.dy_cols, starts.runs);
                 gemm_on(threads, dx_dims, flipped, cols, wide, Accumulate::Overwrite)?;
                 for (image, dx) in dx.chunks_exact_mut(x.len() / grid.images).enumerate() {
                     grid.compact(wide, None, Activation::Identity, (image, dx));

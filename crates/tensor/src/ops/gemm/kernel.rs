@@ -27,47 +27,54 @@ pub(super) const MR: usize = 8;
 /// Columns of a tile: two vectors, so each broadcast of A feeds two FMAs.
 pub(super) const NR: usize = 2 * LANES;
 /// Vectors per tile row.
-const VECS: usize = NR / LANES;
+pub(super) const VECS: usize = NR / LANES;
 
 /// `tile = a·b` for one packed A micro-panel (`a: [kc][MR]`, row `r` of step `p` at `p·MR + r`)
 /// and one packed B micro-panel (`b: [kc][NR]`). Both panels hold the same `kc ≥ 0` steps.
 pub(super) fn tile(a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
     let (b_steps, b_rest) = b.as_chunks::<NR>();
     debug_assert!(b_rest.is_empty());
-    rank_one_updates(a, b_steps.iter(), tile);
+    let steps = b_steps.iter().map(|b_p| {
+        let (b_vectors, _) = b_p.as_chunks::<LANES>();
+        std::array::from_fn(|v| Lanes::new(b_vectors[v]))
+    });
+    rank_one_updates(a, steps, tile);
 }
 
-/// [`tile`] with a B micro-panel that is not packed: step `p` is `b[starts[p] + col..][..NR]`.
-/// conv2d's implicit im2col gives B in this form (each step a shifted row of the padded image,
-/// contiguous for NR columns), so it is read where it lies. `a` holds `starts.len()` steps.
+/// [`tile`] with a B micro-panel that is not packed: vector `v` of step `p` is
+/// `b[starts[p] + cols[v]..][..LANES]`. conv2d's implicit im2col gives B in this form (each step
+/// a shifted row of the padded image, contiguous for a run of columns), so it is read where it
+/// lies; the tile's vectors may come from different runs (`cols[1] ≠ cols[0] + LANES`), e.g.
+/// two output rows of a 16-pixel-wide image. `a` holds `starts.len()` steps.
 pub(super) fn tile_in_place(
     a: &[f32],
     b: &[f32],
     starts: &[usize],
-    col: usize,
+    cols: [usize; VECS],
     tile: &mut [[f32; NR]; MR],
 ) {
     let steps = starts.iter().map(|&start| {
-        <&[f32; NR]>::try_from(&b[start + col..start + col + NR]).expect("a slice of NR floats")
+        std::array::from_fn(|v| {
+            let at = start + cols[v];
+            Lanes::new(b[at..at + LANES].try_into().expect("a slice of LANES floats"))
+        })
     });
     rank_one_updates(a, steps, tile);
 }
 
 /// `tile = Σ_p a_p ⊗ b_p` over the steps of the packed A micro-panel `a` (`[kc][MR]`) and the
-/// B rows `b_steps` (NR floats each, as many as A has steps).
+/// B rows `b_steps` (VECS vectors = NR floats each, as many as A has steps).
 #[inline(always)]
-fn rank_one_updates<'b>(
+fn rank_one_updates(
     a: &[f32],
-    b_steps: impl Iterator<Item = &'b [f32; NR]>,
+    b_steps: impl Iterator<Item = [Lanes; VECS]>,
     tile: &mut [[f32; NR]; MR],
 ) {
     let (a_steps, a_rest) = a.as_chunks::<MR>();
     debug_assert!(a_rest.is_empty());
     // acc[r][v]: lanes v·LANES.. of tile row r.
     let mut acc = [[Lanes::ZERO; VECS]; MR];
-    for (a_p, b_p) in a_steps.iter().zip(b_steps) {
-        let (b_vectors, _) = b_p.as_chunks::<LANES>();
-        let b_v: [Lanes; VECS] = std::array::from_fn(|v| Lanes::new(b_vectors[v]));
+    for (a_p, b_v) in a_steps.iter().zip(b_steps) {
         for (acc_r, &a_pr) in acc.iter_mut().zip(a_p) {
             let a_r = Lanes::splat(a_pr);
             for (acc_rv, &b_pv) in acc_r.iter_mut().zip(&b_v) {

@@ -24,9 +24,9 @@
 //! Packing buffers are thread-local and only grow, so a steady stream of GEMMs allocates nothing
 //! but, when C is split into column ranges, one small table of row slices per call.
 
-use super::kernel::{self, MR, NR};
+use super::kernel::{self, LANES, MR, NR, VECS};
 use super::pack::{self, MatRef};
-use super::{Accumulate, GemmDims, Operand, Threads};
+use super::{Accumulate, GemmDims, Operand, Runs, Threads};
 use rayon::prelude::*;
 use std::cell::Cell;
 use std::ops::Range;
@@ -205,7 +205,10 @@ fn nest(
     // (KC_IN_PLACE instead of KC when B is read in place.) This depends on k and the operand
     // kinds alone, so the summation order stays independent of the thread count.
     // op(B) with its rows at offsets (conv2d's implicit im2col) is read in place, panel by panel.
-    let shifted = bt.shifted_rows();
+    // Runs shorter than a vector, or not a whole number of vectors, are packed like any B.
+    let shifted = bt
+        .shifted_rows()
+        .filter(|&(_, _, runs)| runs.is_none_or(|runs: Runs| runs.len.is_multiple_of(LANES)));
     let kc_max = if shifted.is_some() { KC_IN_PLACE } else { KC };
     let kc_step = k.div_ceil(k.div_ceil(kc_max));
     with_buffer(&B_PACK, |b_buf| {
@@ -217,7 +220,7 @@ fn nest(
                 let depth = pc..k.min(pc + kc_step);
                 let kc = depth.len();
                 let b_panels = match shifted {
-                    Some((data, starts)) => {
+                    Some((data, starts, runs)) => {
                         // Only a partial last panel is packed, so the kernel never reads past
                         // the end of C's columns (nor of `data`).
                         let whole = nc / NR;
@@ -227,7 +230,7 @@ fn nest(
                             pack::panels::<NR>(bt, last, depth.clone(), tail);
                         }
                         let starts = &starts[depth.clone()];
-                        BPanels::InPlace { data, starts, col0: jc, whole, tail: &*tail }
+                        BPanels::InPlace { data, starts, runs, col0: jc, whole, tail: &*tail }
                     }
                     None => {
                         // b_packed: [⌈nc/NR⌉ panels][kc][NR], zero columns past the edge of C.
@@ -269,9 +272,18 @@ enum BPanels<'b> {
     /// op(B) is a matrix whose row `p` is `data[starts[p]..]` (conv2d's implicit im2col: the
     /// padded image shifted once per row). Step `p` of the micro-panel at column `c` is then
     /// already contiguous, `data[starts[p] + c..][..NR]`, so the kernel reads it in place and
-    /// packing B (a copy of KH·KW times the image per GEMM) is skipped. `whole` panels from
-    /// column `col0` are read this way; a partial last panel is in `tail`, packed.
-    InPlace { data: &'b [f32], starts: &'b [usize], col0: usize, whole: usize, tail: &'b [f32] },
+    /// packing B (a copy of KH·KW times the image per GEMM) is skipped. With `runs`, column
+    /// `c` is at `runs.offset(c)` instead, and each vector of a step (LANES columns, inside
+    /// one run since runs are whole vectors) is read where it lies. `whole` panels from column
+    /// `col0` are read this way; a partial last panel is in `tail`, packed.
+    InPlace {
+        data: &'b [f32],
+        starts: &'b [usize],
+        runs: Option<Runs<'b>>,
+        col0: usize,
+        whole: usize,
+        tail: &'b [f32],
+    },
 }
 
 impl BPanels<'_> {
@@ -287,9 +299,14 @@ impl BPanels<'_> {
     fn tile(&self, jr: usize, a_panel: &[f32], kc: usize, tile: &mut [[f32; NR]; MR]) {
         match *self {
             BPanels::Packed(b) => kernel::tile(a_panel, &b[jr * NR * kc..][..NR * kc], tile),
-            BPanels::InPlace { data, starts, col0, whole, tail } => {
+            BPanels::InPlace { data, starts, runs, col0, whole, tail } => {
                 if jr < whole {
-                    kernel::tile_in_place(a_panel, data, starts, col0 + jr * NR, tile);
+                    let col = |v: usize| {
+                        let c = col0 + jr * NR + v * LANES;
+                        runs.map_or(c, |runs| runs.offset(c))
+                    };
+                    let cols: [usize; VECS] = std::array::from_fn(col);
+                    kernel::tile_in_place(a_panel, data, starts, cols, tile);
                 } else {
                     kernel::tile(a_panel, tail, tile);
                 }

@@ -109,7 +109,42 @@ pub enum RowStarts<'a> {
     /// its im2col matrix without building it: each row of im2col, laid out on the zero-padded
     /// image's grid, is the padded image itself shifted by one offset (`docs/convolution.md`).
     At(&'a [usize]),
+    /// Stored row `r` begins at `starts[r]`, and its columns lie in [`Runs`] after that start
+    /// rather than all in a row. conv2d uses this to compute only the real output pixels of its
+    /// padded grid: one run per output row, skipping the border columns between them.
+    AtInRuns(&'a [usize], Runs<'a>),
 }
+
+/// Where the columns of a stored row lie after the row's start: runs of `len` consecutive
+/// columns, run `s` (columns `s·len..(s + 1)·len`, the last one possibly shorter) beginning
+/// `starts[s]` floats after the row's start. Column `c` is at offset `starts[c / len] + c % len`.
+///
+/// When op(B) = B is given this way and `len` is a multiple of [`IN_PLACE_RUN`], the
+/// micro-kernel still reads B where it lies, one vector at a time; otherwise it is packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Runs<'a> {
+    /// Columns per run (at least 1).
+    pub len: usize,
+    /// Offset of each run from its row's start: `⌈columns / len⌉` entries.
+    pub starts: &'a [usize],
+}
+
+impl Runs<'_> {
+    /// Offset of column `c` from its row's start.
+    fn offset(&self, c: usize) -> usize {
+        self.starts[c / self.len] + c % self.len
+    }
+
+    /// One past the largest offset of a row of `cols` columns.
+    fn extent(&self, cols: usize) -> usize {
+        let runs = self.starts.iter().enumerate();
+        runs.map(|(s, &start)| start + self.len.min(cols - s * self.len)).max().unwrap_or(0)
+    }
+}
+
+/// Runs of a multiple of this many columns (one SIMD vector: 16 with AVX-512, else 8) are read
+/// in place by the micro-kernel when they make up op(B); shorter or ragged runs are packed.
+pub const IN_PLACE_RUN: usize = kernel::LANES;
 
 /// One input of [`gemm_on`]: `op(X)` for a matrix X whose values are read from `data`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,6 +166,16 @@ impl<'a> Operand<'a> {
     /// An X whose stored row `r` is `data[starts[r]..]` (as long as a stored row is).
     pub const fn rows_at(data: &'a [f32], t: Transpose, starts: &'a [usize]) -> Self {
         Self { data, t, rows: RowStarts::At(starts) }
+    }
+
+    /// An X whose stored row `r` begins at `data[starts[r]]` and has its columns in `runs`.
+    pub const fn rows_in_runs(
+        data: &'a [f32],
+        t: Transpose,
+        starts: &'a [usize],
+        runs: Runs<'a>,
+    ) -> Self {
+        Self { data, t, rows: RowStarts::AtInRuns(starts, runs) }
     }
 }
 
@@ -209,8 +254,24 @@ fn check_operand(
     shape: [usize; 2],
     x: Operand,
 ) -> Result<(), TensorError> {
-    let RowStarts::At(starts) = x.rows else {
-        return check_len(dims, operand, shape, x.data.len());
+    let (starts, extent) = match x.rows {
+        RowStarts::Contiguous => return check_len(dims, operand, shape, x.data.len()),
+        RowStarts::At(starts) => (starts, shape[1]),
+        RowStarts::AtInRuns(starts, runs) => {
+            let cols = shape[1];
+            if runs.len == 0 || runs.starts.len() != cols.div_ceil(runs.len) {
+                return Err(TensorError::InvalidParameter {
+                    op: "gemm",
+                    what: format!(
+                        "{operand}'s {cols} columns in runs of {} need {} run starts, got {}",
+                        runs.len,
+                        cols.div_ceil(runs.len.max(1)),
+                        runs.starts.len()
+                    ),
+                });
+            }
+            (starts, runs.extent(cols))
+        }
     };
     let [rows, cols] = shape;
     if starts.len() != rows {
@@ -221,12 +282,13 @@ fn check_operand(
             got: starts.len(),
         });
     }
-    match starts.iter().position(|&s| s.checked_add(cols).is_none_or(|end| end > x.data.len())) {
+    match starts.iter().position(|&s| s.checked_add(extent).is_none_or(|end| end > x.data.len())) {
         None => Ok(()),
         Some(r) => Err(TensorError::InvalidParameter {
             op: "gemm",
             what: format!(
-                "{operand}'s row {r} starts at {} and has {cols} values, past the end of its {} values",
+                "{operand}'s row {r} starts at {} and has {cols} values over {extent} floats, \
+                 past the end of its {} values",
                 starts[r],
                 x.data.len()
             ),

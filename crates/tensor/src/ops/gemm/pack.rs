@@ -12,7 +12,7 @@
 
 #[cfg(doc)]
 use super::kernel::{MR, NR};
-use super::{Operand, RowStarts, Transpose, kernel};
+use super::{Operand, RowStarts, Runs, Transpose, kernel};
 use std::ops::Range;
 
 /// A read-only view of `op(X)`, a `rows×cols` matrix, over the storage of `X` (row-major, or
@@ -31,7 +31,9 @@ impl<'a> MatRef<'a> {
     pub(super) fn new(x: Operand<'a>, rows: usize, cols: usize) -> Self {
         debug_assert!(match x.rows {
             RowStarts::Contiguous => x.data.len() == rows * cols,
-            RowStarts::At(starts) => starts.len() == if x.t == Transpose::No { rows } else { cols },
+            RowStarts::At(starts) | RowStarts::AtInRuns(starts, _) => {
+                starts.len() == if x.t == Transpose::No { rows } else { cols }
+            }
         });
         Self { data: x.data, t: x.t, starts: x.rows, rows, cols }
     }
@@ -50,11 +52,15 @@ impl<'a> MatRef<'a> {
         self.cols
     }
 
-    /// `(data, starts)` when `op(X)ᵀ = X` is stored as rows at offsets, i.e. `op(X)` is
-    /// this view transposed and its row `p` is `data[starts[p]..]`.
-    pub(super) fn shifted_rows(&self) -> Option<(&'a [f32], &'a [usize])> {
+    /// `(data, starts, runs)` when `op(X)ᵀ = X` is stored as rows at offsets, i.e. `op(X)` is
+    /// this view transposed and its row `p` is `data[starts[p]..]` (its columns in `runs`, or
+    /// all in a row for `None`).
+    pub(super) fn shifted_rows(&self) -> Option<(&'a [f32], &'a [usize], Option<Runs<'a>>)> {
         match (self.t, self.starts) {
-            (Transpose::Yes, RowStarts::At(starts)) => Some((self.data, starts)),
+            (Transpose::Yes, RowStarts::At(starts)) => Some((self.data, starts, None)),
+            (Transpose::Yes, RowStarts::AtInRuns(starts, runs)) => {
+                Some((self.data, starts, Some(runs)))
+            }
             _ => None,
         }
     }
@@ -65,8 +71,22 @@ impl<'a> MatRef<'a> {
             RowStarts::Contiguous => {
                 r * if self.t == Transpose::No { self.cols } else { self.rows }
             }
-            RowStarts::At(starts) => starts[r],
+            RowStarts::At(starts) | RowStarts::AtInRuns(starts, _) => starts[r],
         }
+    }
+
+    /// The runs of X's stored rows, if they are not contiguous.
+    fn runs(&self) -> Option<Runs<'a>> {
+        match self.starts {
+            RowStarts::AtInRuns(_, runs) => Some(runs),
+            _ => None,
+        }
+    }
+
+    /// The value of stored row `r`, stored column `c`.
+    fn stored(&self, r: usize, c: usize) -> f32 {
+        let column = self.runs().map_or(c, |runs| runs.offset(c));
+        self.data[self.stored_row(r) + column]
     }
 }
 
@@ -86,6 +106,22 @@ pub(super) fn panels<const W: usize>(
     if !valid.is_multiple_of(W) {
         let last = dst.len() - W * kc;
         dst[last..].fill(0.0);
+    }
+    if x.runs().is_some() {
+        // Stored rows in runs: one value at a time (a slow path; in-place B reads its whole
+        // panels itself and leaves only a partial last panel to this).
+        for (q, panel) in dst.chunks_exact_mut(W * kc).enumerate() {
+            let row0 = rows.start + q * W;
+            for w in 0..rows.end.min(row0 + W) - row0 {
+                for (step, p) in depth.clone().enumerate() {
+                    panel[step * W + w] = match x.t {
+                        Transpose::No => x.stored(row0 + w, p),
+                        Transpose::Yes => x.stored(p, row0 + w),
+                    };
+                }
+            }
+        }
+        return;
     }
     match x.t {
         // X stored rows×cols: each panel row is contiguous in X, but the panel wants it spread

@@ -305,3 +305,101 @@ fn row_starts_past_the_end_or_miscounted_are_errors() {
         TensorError::LengthMismatch { op: "gemm", shape: vec![4, 3], expected: 4, got: 3 }
     );
 }
+
+/// Stores `x` (`rows` stored rows of `cols` values) as rows at random starts of one buffer, each
+/// row's columns in runs of `len` with a random gap (0 to 3 floats) after every run. Returns the
+/// buffer, the row starts, the run starts and `x` itself materialised.
+fn rows_in_runs(
+    rows: usize,
+    cols: usize,
+    len: usize,
+    rng: &mut Rng,
+) -> (Vec<f32>, Vec<usize>, Vec<usize>, Vec<f32>) {
+    let mut runs = Vec::with_capacity(cols.div_ceil(len));
+    let mut at = 0;
+    for s in 0..cols.div_ceil(len) {
+        runs.push(at);
+        at += len.min(cols - s * len) + (rng.uniform(0.0, 4.0) as usize).min(3);
+    }
+    let extent = runs.last().map_or(0, |&last| last + cols - (runs.len() - 1) * len);
+    let len_data = extent + rows + 7;
+    let data = random(len_data, rng);
+    let starts: Vec<usize> = (0..rows)
+        .map(|_| {
+            ((rng.uniform(0.0, 1.0) * (len_data - extent + 1) as f32) as usize)
+                .min(len_data - extent)
+        })
+        .collect();
+    let offset = |c: usize| runs[c / len] + c % len;
+    let dense = starts.iter().flat_map(|&s| (0..cols).map(move |c| s + offset(c))).map(|i| data[i]);
+    let dense = dense.collect();
+    (data, starts, runs, dense)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// An operand whose rows lie in runs gives the bits of the same matrix as plain shifted
+    /// rows (materialised, then read at offsets), on either side and either transpose, on the
+    /// pool or the caller's thread: op(B) = B in runs of whole vectors is read in place as
+    /// shifted rows are, and everything else is packed value by value. Packed and in-place B
+    /// cut k differently once k > KC, which only changes the rounding.
+    #[test]
+    fn runs_give_the_bits_of_the_shifted_rows(
+        m in edge_size(MC),
+        n in edge_size(NC),
+        k in prop_oneof![edge_size(KC), edge_size(KC_IN_PLACE)],
+        len in prop::sample::select(vec![1, 3, LANES - 1, LANES, LANES + 1, 2 * LANES, 3 * LANES]),
+        t in transpose(),
+        side_a in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        prop_assume!(m * n * k <= 2_000_000);
+        let dims = GemmDims::new(m, n, k);
+        let mut rng = Rng::new(seed);
+        let [rows, cols] = if side_a { dims.a_shape(t) } else { dims.b_shape(t) };
+        let (data, starts, runs, dense) = rows_in_runs(rows, cols, len, &mut rng);
+        let runs = Runs { len, starts: &runs };
+        let plain: Vec<usize> = (0..rows).map(|r| r * cols).collect();
+        let other_len = if side_a { k * n } else { m * k };
+        let other = random(other_len, &mut rng);
+        let other = Operand::new(&other, Transpose::No);
+        let in_runs = Operand::rows_in_runs(&data, t, &starts, runs);
+        let shifted = Operand::rows_at(&dense, t, &plain);
+        let product = |x: Operand, threads: Threads| {
+            let mut c = vec![f32::NAN; m * n];
+            let (a, b) = if side_a { (x, other) } else { (other, x) };
+            gemm_on(threads, dims, a, b, &mut c, Accumulate::Overwrite).expect("rows fit");
+            c
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for threads in [Threads::Pool, Threads::Caller] {
+            let (got, want) = (product(in_runs, threads), product(shifted, threads));
+            let vectors = !side_a && t == Transpose::No && len.is_multiple_of(LANES);
+            if !side_a && t == Transpose::No && !vectors && k > KC {
+                prop_assert!(max_error(&got, &widen(&want)) <= 2e-6 * (k as f64 + 2.0));
+            } else {
+                prop_assert!(bits(&got) == bits(&want), "m={m} n={n} k={k} len={len} {t:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn runs_past_the_end_or_miscounted_are_errors() {
+    let dims = GemmDims::new(2, 5, 2);
+    let (a, b, mut c) = (vec![0.0; 4], vec![0.0; 12], vec![0.0; 10]);
+    let a = Operand::new(&a, Transpose::No);
+    // B stored k×n = 2×5: rows at 0 and 4, columns in runs of 2 at 0, 3 and 6 (the last run
+    // holds one column): the second row ends at 4 + 6 + 1 = 11 ≤ 12.
+    let runs = Runs { len: 2, starts: &[0, 3, 6] };
+    let fits = Operand::rows_in_runs(&b, Transpose::No, &[0, 4], runs);
+    assert_eq!(gemm_on(Threads::Pool, dims, a, fits, &mut c, Accumulate::Overwrite), Ok(()));
+    let past = Operand::rows_in_runs(&b, Transpose::No, &[0, 6], runs);
+    let err = gemm_on(Threads::Pool, dims, a, past, &mut c, Accumulate::Overwrite).unwrap_err();
+    assert!(err.to_string().contains("B's row 1 starts at 6"), "{err}");
+    let two_runs = Runs { len: 2, starts: &[0, 3] };
+    let short = Operand::rows_in_runs(&b, Transpose::No, &[0, 4], two_runs);
+    let err = gemm_on(Threads::Pool, dims, a, short, &mut c, Accumulate::Overwrite).unwrap_err();
+    assert!(err.to_string().contains("need 3 run starts, got 2"), "{err}");
+}
