@@ -55,9 +55,15 @@ pub fn check_initial_loss(loss: f32, classes: usize) -> Option<Warning> {
 
 /// Checks whether the predictions on a split have collapsed onto one class.
 ///
-/// `predicted` are class indices; `classes` names them. Warns when one class takes more than
+/// `predicted` are class indices; `classes` names them; `images` says which images they are
+/// (e.g. `"validation"`), for the message. Warns when one class takes more than
 /// [`COLLAPSE_SHARE`] of the predictions while the split itself is not that lopsided.
-pub fn check_collapse(predicted: &[usize], truth: &[usize], classes: &[String]) -> Option<Warning> {
+pub fn check_collapse(
+    predicted: &[usize],
+    truth: &[usize],
+    classes: &[String],
+    images: &str,
+) -> Option<Warning> {
     if predicted.is_empty() || classes.len() < 2 {
         return None;
     }
@@ -70,7 +76,7 @@ pub fn check_collapse(predicted: &[usize], truth: &[usize], classes: &[String]) 
     let true_share = share_of(truth, top);
     if share > COLLAPSE_SHARE && true_share <= COLLAPSE_SHARE {
         Some(Warning(format!(
-            "{:.0} % of the validation images are predicted as `{}` (which is {:.0} % of them): \
+            "{:.0} % of the {images} images are predicted as `{}` (which is {:.0} % of them): \
              the network has collapsed onto one class. Try a smaller --lr, batch norm \
              (--arch wide-bn), class balancing (--balance weighted-loss) or the default preset.",
             100.0 * share,
@@ -276,12 +282,12 @@ mod tests {
     fn collapse_is_flagged_only_when_the_data_is_not_lopsided() {
         let truth = [0, 0, 0, 1, 1, 1, 2, 2, 2, 2];
         let collapsed = [1; 10];
-        let w = check_collapse(&collapsed, &truth, &names()).unwrap();
-        assert!(w.0.contains("100 %") && w.0.contains("`b`"), "{}", w.0);
-        assert_eq!(check_collapse(&truth, &truth, &names()), None);
+        let w = check_collapse(&collapsed, &truth, &names(), "validation").unwrap();
+        assert!(w.0.contains("100 % of the validation images") && w.0.contains("`b`"), "{}", w.0);
+        assert_eq!(check_collapse(&truth, &truth, &names(), "validation"), None);
         // A split that really is 95 % one class predicted as such is not a collapse.
         let mut lopsided = [0usize; 20];
         lopsided[0] = 1;
-        assert_eq!(check_collapse(&[0; 20], &lopsided, &names()), None);
+        assert_eq!(check_collapse(&[0; 20], &lopsided, &names(), "validation"), None);
     }
 }

@@ -400,7 +400,8 @@ impl Session {
         // Batch norm's running statistics are still settling during warm-up: judge after it.
         if !self.collapse_warned
             && record.epoch > self.config.warmup_epochs.max(1)
-            && let Some(w) = doctor::check_collapse(&val.predicted, &val.truth, &self.ds.classes)
+            && let Some(w) =
+                doctor::check_collapse(&val.predicted, &val.truth, &self.ds.classes, "validation")
         {
             eprintln!("{w}");
             self.collapse_warned = true;

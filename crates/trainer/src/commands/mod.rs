@@ -207,7 +207,9 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         indices.len(),
         report.table()
     );
-    if let Some(w) = doctor::check_collapse(&result.predicted, &result.truth, &t.classes) {
+    if let Some(w) =
+        doctor::check_collapse(&result.predicted, &result.truth, &t.classes, "evaluated")
+    {
         eprintln!("{w}");
     }
     let out: PathBuf = args.out.clone().unwrap_or_else(|| t.dir.root().to_path_buf());
