@@ -264,8 +264,9 @@ pub struct PredictArgs {
     /// Which weights to use.
     #[arg(long, value_enum, default_value_t = Weights::Best)]
     pub weights: Weights,
-    /// Image files (PNG, JPEG, ...). Each is resized (shorter side) and centre-cropped to the
-    /// run's image size, like the validation images.
+    /// Image files (PNG, JPEG, ...) or folders (every image file under them, by extension).
+    /// Each image is resized (shorter side) and centre-cropped to the run's image size, like the
+    /// validation images; they are classified 64 at a time, each batch printed when done.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
     /// `--tta`: which views of each image to average.

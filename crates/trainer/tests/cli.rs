@@ -133,6 +133,16 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
     }
     assert_ne!(rows[0], rows[1], "--tta true must average other views, not repeat the image");
 
+    // A folder stands for every image in it: one row each, in path order.
+    let folder = data.join("nebulae");
+    let out = trainer(&["predict", "--model", run.to_str().unwrap(), folder.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let files: Vec<&str> =
+        stdout.lines().skip(1).map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(files.len(), PER_CLASS, "{stdout}");
+    assert!(files.is_sorted() && files.iter().all(|f| f.contains("nebulae/obj")), "{stdout}");
+
     // `trainer predict ... | head -1`: the reader closes the pipe after one line while the
     // binary still has ~200 kB to print (more than a pipe holds, so it is still writing). It
     // must end quietly with success, not panic on the broken pipe.

@@ -273,27 +273,88 @@ fn read_image(path: &Path) -> anyhow::Result<image::RgbImage> {
     }))
 }
 
+/// File extensions `predict` takes from a folder (lower case): what the `image` crate here
+/// decodes.
+const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"];
+
+/// Images per forward pass of `predict`: memory stays bounded whatever the number of files.
+const PREDICT_BATCH: usize = 64;
+
+/// The image files that `predict`'s arguments name: a file as given (its decoder says whether
+/// it is an image), a folder as the image files under it (by extension, recursively, hidden
+/// names skipped, sorted by path), so `trainer predict --model RUN my_photos/` classifies a
+/// whole folder.
+fn image_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Failure::BadInput(format!("{}: cannot list it ({e})", dir.display())))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| Failure::BadInput(format!("{}: cannot list it ({e})", dir.display())))?
+                .path();
+            let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else {
+                let extension = path.extension().map(|e| e.to_string_lossy().to_lowercase());
+                if extension.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
+                    out.push(path);
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut paths = Vec::new();
+    for arg in args {
+        if arg.is_dir() {
+            let mut found = Vec::new();
+            walk(arg, &mut found)?;
+            if found.is_empty() {
+                return Err(Failure::BadInput(format!(
+                    "{}: no image files in this folder (looked for .{} files)",
+                    arg.display(),
+                    IMAGE_EXTENSIONS.join(", .")
+                ))
+                .into());
+            }
+            found.sort();
+            paths.extend(found);
+        } else {
+            paths.push(arg.clone());
+        }
+    }
+    Ok(paths)
+}
+
 fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let mut t = load_trained(&args.model, args.weights)?;
     let pipeline = data::eval_pipeline(t.config.image_size)?;
-    let mut images = Vec::with_capacity(args.images.len());
-    for path in &args.images {
-        let rgb = read_image(path)?;
-        let img = Image::from_rgb8(&rgb)
-            .map_err(|e| Failure::BadInput(format!("{}: {e}", path.display())))?;
-        // The evaluation pipeline is deterministic; the RNG it is handed is never drawn from.
-        images.push(pipeline.apply(&img, &mut Rng::new(0))?);
-    }
-    let x = augment::stack(&images)?;
-    // Targets are unknown; the probabilities do not depend on them.
-    let batch = vec![(x, vec![0; images.len()])];
-    let result = evaluate(&mut t.net, &mut Tape::new(), &batch, args.views.views(&t.config))?;
+    let views = args.views.views(&t.config);
+    let paths = image_paths(&args.images)?;
     let header: Vec<String> = t.classes.iter().map(|c| format!("{c:>12}")).collect();
     println!("{:<40}  {:<12}  {}", "image", "class", header.join(" "));
-    for ((path, &p), probs) in args.images.iter().zip(&result.predicted).zip(&result.probabilities)
-    {
-        let cells: Vec<String> = probs.iter().map(|q| format!("{q:>12.4}")).collect();
-        println!("{:<40}  {:<12}  {}", path.display(), t.classes[p], cells.join(" "));
+    let mut tape = Tape::new();
+    // Batch by batch, each printed as soon as it is classified.
+    for chunk in paths.chunks(PREDICT_BATCH) {
+        let mut images = Vec::with_capacity(chunk.len());
+        for path in chunk {
+            let rgb = read_image(path)?;
+            let img = Image::from_rgb8(&rgb)
+                .map_err(|e| Failure::BadInput(format!("{}: {e}", path.display())))?;
+            // The evaluation pipeline is deterministic; the RNG it is handed is never drawn from.
+            images.push(pipeline.apply(&img, &mut Rng::new(0))?);
+        }
+        let x = augment::stack(&images)?;
+        // Targets are unknown; the probabilities do not depend on them.
+        let batch = vec![(x, vec![0; images.len()])];
+        let result = evaluate(&mut t.net, &mut tape, &batch, views)?;
+        for ((path, &p), probs) in chunk.iter().zip(&result.predicted).zip(&result.probabilities) {
+            let cells: Vec<String> = probs.iter().map(|q| format!("{q:>12.4}")).collect();
+            println!("{:<40}  {:<12}  {}", path.display(), t.classes[p], cells.join(" "));
+        }
     }
     Ok(())
 }
@@ -301,6 +362,26 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_argument_stands_for_its_image_files_sorted_and_recursive() {
+        let root = std::env::temp_dir().join(format!("predict-paths-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("sub/.hidden")).unwrap();
+        for f in ["b.PNG", "a.jpg", "notes.txt", ".c.png", "sub/d.webp", "sub/.hidden/e.png"] {
+            std::fs::write(root.join(f), b"").unwrap();
+        }
+        let single = root.join("notes.txt");
+        let paths = image_paths(&[root.clone(), single.clone()]).unwrap();
+        let expected = [root.join("a.jpg"), root.join("b.PNG"), root.join("sub/d.webp"), single];
+        assert_eq!(paths, expected, "folder: images only, sorted; a named file is kept as given");
+
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        std::fs::write(root.join("empty/readme.md"), b"").unwrap();
+        let err = image_paths(&[root.join("empty")]).unwrap_err().to_string();
+        assert!(err.contains("empty: no image files in this folder"), "{err}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn csv_fields_are_quoted_only_when_they_must_be() {
