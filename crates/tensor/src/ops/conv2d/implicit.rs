@@ -28,6 +28,8 @@
 //! step in place as before, and writes only the real pixels, `[C_out, OH·OW]` per image. Every
 //! output is still the same sum of the same terms in the same order, so the values do not change
 //! by a bit; at 16×16 the forward and `dx` GEMMs do 1 024 columns of work instead of 1 087.
+//! The backward's `dW = dY·colsᵀ` then also sums over the real pixels only (both operands
+//! packed from the runs), 1 024 terms instead of 1 087 of which 63 were dY's border zeros.
 //!
 //! Small images are laid side by side on one grid ([`PaddedGrid::side_by_side`]): image `t`
 //! starts `t·(W + pad)` columns to the right, its right border doubling as the next image's
@@ -117,13 +119,9 @@ impl PaddedGrid {
     /// each output row is one run of the implicit im2col's columns ([`Runs`]) that the
     /// micro-kernel still reads in place, and the border columns between rows (one in every
     /// `W + pad`: 1 087 computed for 1 024 pixels at 16×16, four images side by side) are
-    /// skipped. Other widths (56×56 with AVX-512) compute every grid column.
-    ///
-    /// Only the forward and `dx` use it. The backward's `dW = dY·colsᵀ` still sums over every
-    /// grid column (dY's borders are zeros): with runs both of its operands are packed value by
-    /// value, and its reduction of 1 024 rather than 1 087 columns is cut into blocks of 512
-    /// whose packed B~ (512×576 floats) no longer fits in L2; measured slower (conv4 at 16×16,
-    /// batch 64, backward 13.0 → 14.0 ms).
+    /// skipped, and the backward's `dW` GEMM sums over the real pixels only. Other widths
+    /// (56×56 with AVX-512) compute every grid column. (The direct weight-gradient kernel for
+    /// few output channels, `weight_grad`, always runs over the grid columns.)
     pub fn in_runs(&self) -> bool {
         self.out_w.is_multiple_of(IN_PLACE_RUN)
     }

@@ -1002,8 +1002,8 @@ struct Starts<'a> {
     dy_cols: &'a [usize],
     /// Row starts of dY on the padded grid [C_out, columns]: each channel from (pad, pad).
     dy_rows: &'a [usize],
-    /// Run starts of `dx`'s columns ([`PaddedGrid::run_starts`]; empty unless the grid is
-    /// [`PaddedGrid::in_runs`]).
+    /// Run starts of the output pixels ([`PaddedGrid::run_starts`]; empty unless the grid is
+    /// [`PaddedGrid::in_runs`]): `dx`'s columns, and the pixels the `dW` GEMM sums over.
     runs: &'a [usize],
 }
 
@@ -1085,10 +1085,10 @@ impl Implicit {
     ) -> Result<(), TensorError> {
         let Outputs { dx, dw, db } = out;
         let (plane, columns) = (grid.plane(), grid.columns());
-        // dx's columns: the real pixels when the grid is in runs, else every grid column.
+        // The GEMMs' pixels (dx's columns, dW's sum): the real ones when the grid is in runs,
+        // else every grid column.
         let pixels = grid.output_columns().columns;
-        // dW sums over every grid column (a measured choice, see `PaddedGrid::in_runs`).
-        let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: columns };
+        let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: pixels };
         let dx_dims = GemmDims { m: self.c_in, n: pixels, k: starts.dy_cols.len() };
         let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * pixels;
         with_scratch(&COLS, scratch_len, |scratch| {
@@ -1122,9 +1122,10 @@ impl Implicit {
                 }
                 implicit::weight_grad((dyp, starts.dy_rows), (xp, starts.x), columns, dw);
             } else {
-                let dy_grid = Operand::rows_at(dyp, Transpose::No, starts.dy_rows);
-                let cols = Operand::rows_at(xp, Transpose::Yes, starts.x);
-                gemm_on(threads, dw_dims, dy_grid, cols, dw, acc)?;
+                // Both read at the output pixels only (the grid's borders are zeros in dY).
+                let dy = grid.at_outputs((dyp, Transpose::No), starts.dy_rows, starts.runs);
+                let cols = grid.at_outputs((xp, Transpose::Yes), starts.x, starts.runs);
+                gemm_on(threads, dw_dims, dy, cols, dw, acc)?;
             }
             // The padded planes of dY: their border zeros add nothing to Σ dY.
             add_bias_grad(dyp, db);

@@ -107,9 +107,14 @@ pub(super) fn panels<const W: usize>(
         let last = dst.len() - W * kc;
         dst[last..].fill(0.0);
     }
-    if x.runs().is_some() {
-        // Stored rows in runs: one value at a time (a slow path; in-place B reads its whole
-        // panels itself and leaves only a partial last panel to this).
+    // Stored rows in runs keep the fast path below when its blocks of 8 steps never straddle
+    // two runs (conv2d's weight gradient on 16×16 maps: runs of 16, k cut at multiples of 8).
+    let blocks_in_runs = |runs: Runs| {
+        x.t == Transpose::No && runs.len.is_multiple_of(8) && depth.start.is_multiple_of(8)
+    };
+    if x.runs().is_some_and(|runs| !blocks_in_runs(runs)) {
+        // Otherwise one value at a time (a slow path; in-place B reads its whole panels itself
+        // and leaves only a partial last panel to this).
         for (q, panel) in dst.chunks_exact_mut(W * kc).enumerate() {
             let row0 = rows.start + q * W;
             for w in 0..rows.end.min(row0 + W) - row0 {
@@ -132,7 +137,8 @@ pub(super) fn panels<const W: usize>(
         Transpose::No => {
             const STEPS: usize = 64;
             const { assert!(W.is_multiple_of(8) && STEPS.is_multiple_of(8)) };
-            let at = |row: usize, p: usize| x.stored_row(row) + depth.start + p;
+            // Offset of step p from its row's start (within one run for a whole block of 8).
+            let column = |p: usize| x.runs().map_or(depth.start + p, |r| r.offset(depth.start + p));
             for (q, panel) in dst.chunks_exact_mut(W * kc).enumerate() {
                 let row0 = rows.start + q * W;
                 let height = rows.end.min(row0 + W) - row0;
@@ -140,8 +146,9 @@ pub(super) fn panels<const W: usize>(
                 for p_chunk in (0..steps).step_by(STEPS) {
                     for g in (0..groups).step_by(8) {
                         for p in (p_chunk..steps.min(p_chunk + STEPS)).step_by(8) {
+                            let col = column(p);
                             let block: [[f32; 8]; 8] = std::array::from_fn(|r| {
-                                let start = at(row0 + g + r, p);
+                                let start = x.stored_row(row0 + g + r) + col;
                                 x.data[start..start + 8].try_into().expect("a slice of 8")
                             });
                             for (j, t) in kernel::transpose8(block).iter().enumerate() {
@@ -155,10 +162,13 @@ pub(super) fn panels<const W: usize>(
                 // step for the rows past the last multiple of 8.
                 for w in 0..height {
                     let first = if w < groups { steps } else { 0 };
-                    let start = at(row0 + w, first);
-                    let src = &x.data[start..start + kc - first];
-                    for (d, &v) in panel[first * W..].iter_mut().skip(w).step_by(W).zip(src) {
-                        *d = v;
+                    let dst = panel[first * W..].iter_mut().skip(w).step_by(W);
+                    if x.runs().is_some() {
+                        let row = row0 + w;
+                        dst.zip(first..kc).for_each(|(d, p)| *d = x.stored(row, depth.start + p));
+                    } else {
+                        let start = x.stored_row(row0 + w) + depth.start + first;
+                        dst.zip(&x.data[start..start + kc - first]).for_each(|(d, &v)| *d = v);
                     }
                 }
             }
