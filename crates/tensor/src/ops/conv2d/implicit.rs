@@ -297,77 +297,107 @@ const PIXEL_BLOCK: usize = 2048;
 ///
 /// Loops: blocks of [`PIXEL_BLOCK`] pixels, then blocks of [`kernel::DW_ROWS`] channels ×
 /// [`kernel::DW_TAPS`] taps in registers ([`kernel::weight_grad_block`]; smaller blocks at the
-/// edges), then the last `columns mod DW_LANES` pixels one by one. The order of every sum depends
-/// on the shapes only.
+/// edges). The last `columns mod DW_LANES` pixels go through the same blocks as one more
+/// vector: the last whole vector of pixels, `columns − DW_LANES..columns`, with the lanes of dY
+/// that the blocks before already counted set to 0 (a copy of DW_ROWS × DW_LANES floats per
+/// block of channels). The order of every sum depends on the shapes only.
 pub(super) fn weight_grad(
     (dyp, dy_rows): (&[f32], &[usize]),
     (x, starts): (&[f32], &[usize]),
     columns: usize,
     dw: &mut [f32],
 ) {
-    use kernel::{DW_LANES, DW_ROWS, DW_TAPS, weight_grad_block};
-    let taps = starts.len();
-    debug_assert_eq!(dw.len(), dy_rows.len() * taps);
+    use kernel::{DW_LANES, DW_ROWS};
     let body = columns / DW_LANES * DW_LANES;
     for q0 in (0..body).step_by(PIXEL_BLOCK) {
         let q = q0..body.min(q0 + PIXEL_BLOCK);
-        // One R×T block at (co0, k0): slices of the pixel range, then add its sums into dw.
-        let mut block = |co0: usize, k0: usize, r: usize, t: usize| {
-            let rows = |co: usize| &dyp[dy_rows[co] + q.start..dy_rows[co] + q.end];
-            let shifted = |k: usize| &x[starts[k] + q.start..starts[k] + q.end];
-            let mut add = |sums: &[f32], co: usize| {
-                let row = &mut dw[co * taps + k0..][..sums.len()];
-                row.iter_mut().zip(sums).for_each(|(d, s)| *d += s);
-            };
-            match (r, t) {
-                (DW_ROWS, DW_TAPS) => {
-                    let sums = weight_grad_block::<DW_ROWS, DW_TAPS>(
-                        std::array::from_fn(|i| rows(co0 + i)),
-                        std::array::from_fn(|i| shifted(k0 + i)),
-                    );
-                    sums.iter().enumerate().for_each(|(i, s)| add(s, co0 + i));
-                }
-                (DW_ROWS, _) => {
-                    for k in k0..k0 + t {
-                        let sums = weight_grad_block::<DW_ROWS, 1>(
-                            std::array::from_fn(|i| rows(co0 + i)),
-                            [shifted(k)],
-                        );
-                        let row0 = |i: usize| (co0 + i) * taps + k;
-                        sums.iter().enumerate().for_each(|(i, s)| dw[row0(i)] += s[0]);
-                    }
-                }
-                (_, DW_TAPS) => {
-                    for co in co0..co0 + r {
-                        let sums = weight_grad_block::<1, DW_TAPS>(
-                            [rows(co)],
-                            std::array::from_fn(|i| shifted(k0 + i)),
-                        );
-                        add(&sums[0], co);
-                    }
-                }
-                _ => {
-                    for co in co0..co0 + r {
-                        for k in k0..k0 + t {
-                            dw[co * taps + k] +=
-                                weight_grad_block::<1, 1>([rows(co)], [shifted(k)])[0][0];
-                        }
-                    }
-                }
-            }
-        };
         for co0 in (0..dy_rows.len()).step_by(DW_ROWS) {
             let r = DW_ROWS.min(dy_rows.len() - co0);
-            for k0 in (0..taps).step_by(DW_TAPS) {
-                block(co0, k0, r, DW_TAPS.min(taps - k0));
-            }
+            let rows = |i: usize| &dyp[dy_rows[co0 + i] + q.start..dy_rows[co0 + i] + q.end];
+            let shifted = |k: usize| &x[starts[k] + q.start..starts[k] + q.end];
+            weight_grad_rows((r, starts.len()), rows, shifted, &mut dw[co0 * starts.len()..]);
         }
     }
-    // The pixels past the last whole vector.
-    for (co, &row) in dy_rows.iter().enumerate() {
-        for (k, &start) in starts.iter().enumerate() {
-            let tail = (body..columns).map(|q| dyp[row + q] * x[start + q]);
-            dw[co * taps + k] += tail.sum::<f32>();
+    let tail = columns - body;
+    if tail == 0 {
+        return;
+    }
+    if columns < DW_LANES {
+        // Fewer pixels than one vector: one by one.
+        for (co, &row) in dy_rows.iter().enumerate() {
+            for (k, &start) in starts.iter().enumerate() {
+                let sum = (0..columns).map(|q| dyp[row + q] * x[start + q]).sum::<f32>();
+                dw[co * starts.len() + k] += sum;
+            }
+        }
+        return;
+    }
+    // The last vector, its first DW_LANES − tail lanes zeroed in dY.
+    let q = columns - DW_LANES..columns;
+    for co0 in (0..dy_rows.len()).step_by(DW_ROWS) {
+        let r = DW_ROWS.min(dy_rows.len() - co0);
+        let masked: [[f32; DW_LANES]; DW_ROWS] = std::array::from_fn(|i| {
+            let mut lanes = [0.0; DW_LANES];
+            if i < r {
+                let row = dy_rows[co0 + i];
+                lanes[DW_LANES - tail..].copy_from_slice(&dyp[row + body..row + columns]);
+            }
+            lanes
+        });
+        let shifted = |k: usize| &x[starts[k] + q.start..starts[k] + q.end];
+        let rows = |i: usize| &masked[i][..];
+        weight_grad_rows((r, starts.len()), rows, shifted, &mut dw[co0 * starts.len()..]);
+    }
+}
+
+/// `dw[i·taps + k] += Σ_q rows(i)[q] · shifted(k)[q]` for the `r ≤ DW_ROWS` channels `i` of one
+/// block and every tap `k < taps` (`dw` starts at the block's first channel), in blocks of
+/// [`kernel::DW_TAPS`] taps in registers, smaller at the edges. All slices have the same
+/// length, a multiple of [`kernel::DW_LANES`].
+fn weight_grad_rows<'a>(
+    (r, taps): (usize, usize),
+    rows: impl Fn(usize) -> &'a [f32],
+    shifted: impl Fn(usize) -> &'a [f32],
+    dw: &mut [f32],
+) {
+    use kernel::{DW_ROWS, DW_TAPS, weight_grad_block};
+    let mut add = |sums: &[f32], i: usize, k0: usize| {
+        let row = &mut dw[i * taps + k0..][..sums.len()];
+        row.iter_mut().zip(sums).for_each(|(d, s)| *d += s);
+    };
+    for k0 in (0..taps).step_by(DW_TAPS) {
+        let t = DW_TAPS.min(taps - k0);
+        match (r, t) {
+            (DW_ROWS, DW_TAPS) => {
+                let sums = weight_grad_block::<DW_ROWS, DW_TAPS>(
+                    std::array::from_fn(&rows),
+                    std::array::from_fn(|j| shifted(k0 + j)),
+                );
+                sums.iter().enumerate().for_each(|(i, s)| add(s, i, k0));
+            }
+            (DW_ROWS, _) => {
+                for k in k0..k0 + t {
+                    let sums =
+                        weight_grad_block::<DW_ROWS, 1>(std::array::from_fn(&rows), [shifted(k)]);
+                    sums.iter().enumerate().for_each(|(i, s)| add(s, i, k));
+                }
+            }
+            (_, DW_TAPS) => {
+                for i in 0..r {
+                    let sums = weight_grad_block::<1, DW_TAPS>(
+                        [rows(i)],
+                        std::array::from_fn(|j| shifted(k0 + j)),
+                    );
+                    add(&sums[0], i, k0);
+                }
+            }
+            _ => {
+                for i in 0..r {
+                    for k in k0..k0 + t {
+                        add(&weight_grad_block::<1, 1>([rows(i)], [shifted(k)])[0], i, k);
+                    }
+                }
+            }
         }
     }
 }
