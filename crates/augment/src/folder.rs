@@ -237,6 +237,17 @@ fn class_folders(root: &Path) -> Result<Vec<String>, AugmentError> {
     Ok(classes)
 }
 
+/// Every file under `dir`, recursively, in the order the file system lists them; names starting
+/// with `.` (files and folders) are skipped, as [`load`] skips them.
+///
+/// # Errors
+/// [`AugmentError`] naming the folder that cannot be listed.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>, AugmentError> {
+    let mut found = Vec::new();
+    walk(dir, &mut found)?;
+    Ok(found)
+}
+
 /// Every non-hidden file under `dir`, recursively.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), AugmentError> {
     for entry in std::fs::read_dir(dir).map_err(|e| AugmentError::io(dir, e))? {

@@ -285,33 +285,16 @@ const PREDICT_BATCH: usize = 64;
 /// names skipped, sorted by path), so `trainer predict --model RUN my_photos/` classifies a
 /// whole folder.
 fn image_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| Failure::BadInput(format!("{}: cannot list it ({e})", dir.display())))?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| Failure::BadInput(format!("{}: cannot list it ({e})", dir.display())))?
-                .path();
-            let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else {
-                let extension = path.extension().map(|e| e.to_string_lossy().to_lowercase());
-                if extension.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
-                    out.push(path);
-                }
-            }
-        }
-        Ok(())
-    }
+    let is_image = |path: &PathBuf| {
+        let extension = path.extension().map(|e| e.to_string_lossy().to_lowercase());
+        extension.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
+    };
     let mut paths = Vec::new();
     for arg in args {
         if arg.is_dir() {
-            let mut found = Vec::new();
-            walk(arg, &mut found)?;
+            let files =
+                augment::folder::files_under(arg).map_err(|e| Failure::BadInput(e.to_string()))?;
+            let mut found: Vec<PathBuf> = files.into_iter().filter(is_image).collect();
             if found.is_empty() {
                 return Err(Failure::BadInput(format!(
                     "{}: no image files in this folder (looked for .{} files)",
