@@ -14,6 +14,8 @@
 //!   `(seed, epoch, sample)`, so results do not depend on thread count or batch order.
 //! - [`expand`]: the paper's offline expansion, and preview grids.
 //! - [`mix`]: mixup and CutMix, pairing the images of a batch and mixing their labels alike.
+//! - [`shift`]: fixed alterations (gray, zoomed out, rotated, dark, blurred, JPEG, …) for
+//!   checking how a model holds up on images unlike its training set.
 //! - [`tta`]: the eight flips and quarter turns of a square batch, for test-time augmentation.
 //!
 //! Library code takes every `Rng` explicitly; seeds belong to the trainer.
@@ -27,6 +29,7 @@ pub mod folder;
 mod image;
 pub mod mix;
 pub mod pipeline;
+pub mod shift;
 pub mod split;
 pub mod transforms;
 pub mod tta;
@@ -38,5 +41,6 @@ pub use folder::{BadImagePolicy, Dataset, LoadOptions, LoadSize, Sample, Skipped
 pub use image::{CHANNELS, Image, stack};
 pub use mix::{MixKind, MixedBatch, mix_batch};
 pub use pipeline::{AugmentPreset, Pipeline, Step, Transform};
+pub use shift::Shift;
 pub use split::{Part, Split, SplitFractions};
 pub use tta::Symmetry;

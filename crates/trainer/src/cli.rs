@@ -75,6 +75,13 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Gradcam(crate::commands::inspect::GradCamArgs),
 
+    /// How a trained run's accuracy holds up on altered images: its evaluation images made
+    /// gray, zoomed out, rotated, darker, harder in contrast, blurred, JPEG-compressed or noisier
+    /// (labels kept), one row per alteration with the change from the unaltered images and
+    /// where the calls go. Saves robustness.txt and robustness.csv.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Robustness(crate::commands::robustness::RobustnessArgs),
+
     /// Draw the confusion matrix of a split and a grid of its most confidently wrong images.
     #[command(after_help = EXIT_CODES_HELP)]
     Confusion(crate::commands::confusion::ConfusionArgs),

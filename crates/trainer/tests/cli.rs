@@ -116,6 +116,30 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
     let right = rows.iter().filter(|r| r[1] == r[2]).count() as f64 / 24.0;
     assert!((right - report["accuracy"].as_f64().unwrap()).abs() < 1e-9, "{right} {report}");
 
+    // Robustness: the unaltered baseline comes first and scores exactly what eval scored on the
+    // same images and weights; each asked shift gets its own row, in the order asked.
+    let (model, folder) = (run.to_str().unwrap(), data.to_str().unwrap());
+    let out = trainer(&[
+        "robustness",
+        "--model",
+        model,
+        "--data",
+        folder,
+        "--split",
+        "all",
+        "--shifts",
+        "zoom-out,grayscale",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = std::fs::read_to_string(run.join("robustness.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let shifts: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(shifts, ["none", "zoom-out", "grayscale"], "{csv}");
+    assert!(rows.iter().all(|r| r[2] == "24" && r.len() == 5 + 9), "{csv}");
+    let baseline: f64 = rows[0][3].parse().unwrap();
+    assert!((baseline - report["accuracy"].as_f64().unwrap()).abs() < 1e-6, "{csv} {report}");
+    assert!(run.join("robustness.txt").is_file());
+
     let image = data.join("nebulae/obj0.png");
     // Without and with test-time augmentation (the mean over the eight flips and quarter turns
     // is still a distribution, and the colour-coded image keeps its class).
@@ -273,6 +297,7 @@ fn bad_inputs_get_their_message_and_exit_code() {
     assert_fails(&["train", "--optimizer", "rmsprop"], 2, "rmsprop");
     assert_fails(&["train", "--cv-fold", "4/4", "--dry-run"], 2, "--cv-fold 4/4");
     assert_fails(&["train", "--cv-fold", "one", "--dry-run"], 2, "FOLD/FOLDS");
+    assert_fails(&["robustness", "--model", "run", "--shifts", "grayscale,sepia"], 2, "sepia");
     // A missing folder, an empty folder, a corrupt image: exit 3, naming the path.
     let missing = root.join("nowhere");
     assert_fails(&["train", "--data", missing.to_str().unwrap()], 3, "no such folder");

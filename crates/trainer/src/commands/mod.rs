@@ -5,6 +5,7 @@ pub mod im2col;
 pub mod inspect;
 mod picture;
 pub mod profile;
+pub mod robustness;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::FeatureMaps(args) => inspect::feature_maps(&args),
         Command::Gradcam(args) => inspect::grad_cam(&args),
         Command::Confusion(args) => confusion::confusion(&args),
+        Command::Robustness(args) => robustness::robustness(&args),
         Command::Im2col(args) => im2col::im2col(&args),
         Command::Profile(args) => profile::profile(&args),
         Command::Gradcheck(args) => tools::gradcheck(&args),
@@ -127,9 +129,6 @@ fn load_trained(run: &Path, weights: Weights) -> anyhow::Result<Trained> {
     Ok(Trained { dir, config, classes, net })
 }
 
-/// The images `eval` and `confusion` read: the folder `data_dir` (default: the run's training data)
-/// loaded as the run saw its images, checked to have the run's classes, and the indices of the
-/// chosen part of its split.
 /// Runs the trained network over `batches` of labelled images (the views `views` picks) and
 /// builds their report.
 fn classify(
@@ -147,6 +146,9 @@ fn classify(
     Ok((result, report))
 }
 
+/// The images `eval`, `confusion` and `robustness` read: the folder `data_dir` (default: the
+/// run's training data) loaded as the run saw its images, checked to have the run's classes, and
+/// the indices of the chosen part of its split.
 fn evaluation_images(
     t: &Trained,
     data_dir: Option<&Path>,
