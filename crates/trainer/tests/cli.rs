@@ -138,7 +138,9 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
     assert!(rows.iter().all(|r| r[2] == "24" && r.len() == 5 + 9), "{csv}");
     let baseline: f64 = rows[0][3].parse().unwrap();
     assert!((baseline - report["accuracy"].as_f64().unwrap()).abs() < 1e-6, "{csv} {report}");
-    assert!(run.join("robustness.txt").is_file());
+    let table = std::fs::read_to_string(run.join("robustness.txt")).unwrap();
+    assert!(table.lines().next().unwrap().contains("(  base)"), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
 
     let image = data.join("nebulae/obj0.png");
     // Without and with test-time augmentation (the mean over the eight flips and quarter turns

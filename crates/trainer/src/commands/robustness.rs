@@ -94,6 +94,7 @@ pub fn robustness(args: &RobustnessArgs) -> anyhow::Result<()> {
         let batches = data::eval_batches(&altered, &positions, t.config.image_size, 64)?;
         let (_, report) = classify(&mut t, &batches, args.views)?;
         let row = Row { shift, report };
+        // rows.first() is None for the first row: the baseline itself.
         println!("{}", line(&row, rows.first()));
         rows.push(row);
     }
@@ -102,8 +103,9 @@ pub fn robustness(args: &RobustnessArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
     crate::atomic::write_bytes(&out.join("robustness.csv"), csv(&rows).as_bytes())?;
     let mut text = String::new();
-    for row in &rows {
-        let _ = writeln!(text, "{}", line(row, rows.first()));
+    for (i, row) in rows.iter().enumerate() {
+        let baseline = if i == 0 { None } else { rows.first() };
+        let _ = writeln!(text, "{}", line(row, baseline));
     }
     crate::atomic::write_bytes(&out.join("robustness.txt"), text.as_bytes())?;
     println!("saved robustness.txt and robustness.csv in {}", out.display());
