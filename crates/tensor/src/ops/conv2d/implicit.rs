@@ -46,6 +46,24 @@
 //! images' columns at once (the borders of `dy` are zeros and add nothing) and `dx`'s GEMM
 //! packs the turned kernel once.
 //!
+//! The `dW` GEMM of the wider layers reads `cols` channels-last instead
+//! ([`PaddedGrid::channels_last`]): `xt [plane, C_in]`, `xt[pos·C_in + ci] = xp[ci·plane +
+//! pos]`. `dW = dY·colsᵀ` sums over pixels, and in `cols` [C_in·KH·KW, pixels] a pixel is a
+//! column, so a GEMM that wants one step of the sum (one pixel) as a contiguous row of op(B)
+//! would have to transpose all KH·KW·C_in shifted rows of `xp` while packing, nine times the
+//! image for a 3×3 kernel. In `xt` the taps of one pixel are already rows: with the columns of
+//! `colsᵀ` ordered `(i, j, ci)` (tap-major), step `q` of op(B) = colsᵀ [pixels, KH·KW·C_in] is
+//!
+//! ```text
+//! colsᵀ[q, (i·KW + j)·C_in + ci] = xt[(q + i·Wp + j)·C_in + ci]
+//! ```
+//!
+//! KH·KW runs of C_in consecutive floats (`gemm::Runs`), which the micro-kernel reads in place
+//! when C_in is a whole number of vectors. The image is transposed once (C_in·plane floats, in
+//! 8×8 blocks), and the GEMM's result `dW` [C_out, KH·KW·C_in] is put back in the order of `w`
+//! [C_out, C_in, KH, KW] once the chunks' partial sums are added: a pure permutation, each
+//! value the same sum.
+//!
 //! What this is not: a general im2col. Stride 1 only; the backward pass also needs "same"
 //! padding (`KH = KW = 2·pad + 1`, see `mod.rs`). Other convolutions take the explicit
 //! im2col path (`im2col.rs`).
@@ -200,6 +218,64 @@ impl PaddedGrid {
         self.pad_rows(dst, |start, body| body.copy_from_slice(&src[start..][..body.len()]));
     }
 
+    /// `xt[pos·C + c] = xp[c·plane + pos]`: the padded planes `xp` [C, plane] that
+    /// [`PaddedGrid::pad`] writes, stored channels-last, `xt` [plane, C].
+    pub fn channels_last(&self, xp: &[f32], xt: &mut [f32]) {
+        let plane = self.plane();
+        let channels = xp.len() / plane;
+        // 8 channels at a time: 8 planes read front to back, each position's 8 channels
+        // written as one run.
+        for c0 in (0..channels).step_by(8) {
+            let count = 8.min(channels - c0);
+            channels_last_block(
+                &xp[c0 * plane..],
+                plane,
+                (count, plane),
+                (&mut xt[c0..], channels),
+            );
+        }
+    }
+
+    /// Writes the grid position of each column of the `dW` GEMM's sum
+    /// ([`PaddedGrid::output_columns`]: the real pixels, image after image and row after row,
+    /// when [`PaddedGrid::in_runs`], else every grid column), times `channels`: where each
+    /// pixel's row of the channels-last `colsᵀ` starts in `xt` (`self.output_columns().columns`
+    /// entries).
+    pub fn pixel_starts(&self, channels: usize, starts: &mut [usize]) {
+        if self.in_runs() {
+            let rows = (0..self.images).flat_map(|t| (0..self.out_h).map(move |oh| (t, oh)));
+            for (run, (t, oh)) in starts.chunks_exact_mut(self.out_w).zip(rows) {
+                let first = t * self.image_step() + oh * self.pitch();
+                for (ow, start) in run.iter_mut().enumerate() {
+                    *start = (first + ow) * channels;
+                }
+            }
+        } else {
+            starts.iter_mut().enumerate().for_each(|(q, start)| *start = q * channels);
+        }
+    }
+
+    /// Writes the offset of each tap's run of `channels` floats from a pixel's start in `xt`:
+    /// `taps[i·KW + j] = (i·Wp + j)·channels` (KH·KW entries).
+    pub fn tap_starts(&self, channels: usize, taps: &mut [usize]) {
+        let pitch = self.pitch();
+        let offsets = (0..self.kh).flat_map(|i| (0..self.kw).map(move |j| i * pitch + j));
+        taps.iter_mut().zip(offsets).for_each(|(tap, offset)| *tap = offset * channels);
+    }
+
+    /// `op(B) = colsᵀ` [pixels, KH·KW·C] read from the channels-last grid `xt` [plane, C] (see
+    /// the module docs): row `q` starts at `pixels[q]` ([`PaddedGrid::pixel_starts`]) and
+    /// column `(i·KW + j)·C + c` lies `taps[i·KW + j] + c` after it
+    /// ([`PaddedGrid::tap_starts`]).
+    pub fn channels_last_cols<'a>(
+        &self,
+        (xt, channels): (&'a [f32], usize),
+        pixels: &'a [usize],
+        taps: &'a [usize],
+    ) -> Operand<'a> {
+        Operand::rows_in_runs(xt, Transpose::No, pixels, Runs { len: channels, starts: taps })
+    }
+
     /// [`PaddedGrid::pad`] of the fused ReLU's `dz = dy where y > 0, else 0`, for `dy` and the
     /// forward output `y`, both [C, H, W]: the mask costs no pass of its own.
     pub fn pad_relu_grad(&self, dy: &[f32], y: &[f32], dst: &mut [f32]) {
@@ -283,6 +359,35 @@ impl PaddedGrid {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `dst[j·pitch + c] = src[c·stride + j]` for `j < W`, `c < count ≤ 8`: `count` rows of W
+/// pixels, `stride` floats apart, into W runs of `count` channels, `pitch` floats apart. Eight
+/// channels go through [`kernel::transpose8`] 8 pixels at a time; fewer channels, and the
+/// pixels past the last multiple of 8, are copied one by one.
+fn channels_last_block(
+    src: &[f32],
+    stride: usize,
+    (count, w): (usize, usize),
+    (dst, pitch): (&mut [f32], usize),
+) {
+    debug_assert!(count <= 8);
+    let whole_w = if count == 8 { w / 8 * 8 } else { 0 };
+    for j0 in (0..whole_w).step_by(8) {
+        let block: [[f32; 8]; 8] = std::array::from_fn(|c| {
+            let start = c * stride + j0;
+            src[start..start + 8].try_into().expect("a slice of 8")
+        });
+        for (j, run) in kernel::transpose8(block).iter().enumerate() {
+            let at = (j0 + j) * pitch;
+            dst[at..at + 8].copy_from_slice(run);
+        }
+    }
+    for c in 0..count {
+        for j in whole_w..w {
+            dst[j * pitch + c] = src[c * stride + j];
         }
     }
 }

@@ -2,8 +2,9 @@
 //! the tails.
 //!
 //! Most of the convolution's arithmetic is the GEMM's micro-kernel (`ops/gemm/kernel.rs`);
-//! here are the passes around it, and a register-blocked weight-gradient kernel for the layers
-//! whose `dW` is too small for a GEMM to pay for its packing.
+//! here are the passes around it, a register-blocked weight-gradient kernel for the layers
+//! whose `dW` is too small for a GEMM to pay for its packing, and the 8×8 transpose that lays
+//! an image out channels-last for the larger layers' `dW` GEMM.
 
 use wide::f32x8;
 #[cfg(not(target_feature = "avx512f"))]
@@ -87,4 +88,11 @@ pub(super) fn relu_grad_lanes(y: &[f32], dy: &[f32], out: &mut [f32]) {
         let keep = load(ys).simd_gt(f32x8::ZERO);
         outs.copy_from_slice(&keep.select(load(dys), f32x8::ZERO).to_array());
     }
+}
+
+/// Transposes an 8×8 block, `out[j][i] = block[i][j]`, in registers (`f32x8::transpose`:
+/// unpack and shuffle instructions with AVX): 8 rows of 8 channels' pixels in, 8 pixels' runs
+/// of 8 channels out, with whole-vector loads and stores instead of 64 strided scalar stores.
+pub(super) fn transpose8(block: [[f32; 8]; 8]) -> [[f32; 8]; 8] {
+    f32x8::transpose(block.map(f32x8::new)).map(f32x8::to_array)
 }

@@ -49,9 +49,9 @@ use rayon::prelude::*;
 use self::im2col::Im2col;
 use self::implicit::{OutputColumns, PaddedGrid};
 use self::relu_pool::{RawImage, relu_pool};
-use self::scratch::{COLS, FLIPPED, PARTIALS, STARTS, with_scratch};
+use self::scratch::{COLS, FLIPPED, PARTIALS, STARTS, TAPS_FIRST, with_scratch};
 use self::upstream::{Layout, PoolWindows, Upstream, scatter_pooled};
-use crate::ops::gemm::{Accumulate, GemmDims, Operand, Threads, Transpose, gemm_on};
+use crate::ops::gemm::{Accumulate, GemmDims, IN_PLACE_RUN, Operand, Threads, Transpose, gemm_on};
 use crate::ops::max_pool2d::Pool2dParams;
 use crate::{Shape4, Tensor, TensorError};
 
@@ -802,7 +802,16 @@ fn backward_masked(
                 in_chunks(x, upstream, image_len, out, |threads, chunk| {
                     implicit.backward_chunk(threads, w, flipped, chunk)
                 })
-            })
+            })?;
+            if implicit.weight_grad_route() == WeightGradRoute::ChannelsLast {
+                // The chunks summed dW in the channels-last GEMM's order: put it in w's.
+                let dw = grads.dw.data_mut();
+                with_scratch(&TAPS_FIRST, dw.len(), |dw_taps| {
+                    dw_taps.copy_from_slice(dw);
+                    implicit.taps_to_channels(dw_taps, dw);
+                });
+            }
+            Ok(())
         }
         _ => {
             let geo = g.im2col(p);
@@ -985,6 +994,8 @@ fn backward_chunk(
 /// Small images go side by side, as in the forward ([`SIDE_BY_SIDE_PIXELS`]): a chunk's images
 /// are cut into groups of `per_grid`, and each group is one grid, so one `dW` GEMM reduces over
 /// all of its columns and one `dx` GEMM packs `W'` once for all of its images.
+///
+/// `dW` takes one of three routes ([`WeightGradRoute`]).
 struct Implicit {
     /// The grid of one image.
     grid: PaddedGrid,
@@ -992,6 +1003,19 @@ struct Implicit {
     c_out: usize,
     /// Images side by side on one grid.
     per_grid: usize,
+}
+
+/// How the implicit backward computes `dW = dY·colsᵀ`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeightGradRoute {
+    /// C_out < [`DIRECT_WEIGHT_GRAD`]: its own kernel, `implicit::weight_grad`.
+    Direct,
+    /// A GEMM whose op(B) = colsᵀ is read in place from the image laid out channels-last
+    /// (`implicit.rs`), when C_in is a whole number of the GEMM's vectors ([`IN_PLACE_RUN`]):
+    /// only dY is packed. Its `dW` comes out [C_out, KH·KW, C_in] and is permuted back.
+    ChannelsLast,
+    /// A GEMM that packs both dY and colsᵀ from the padded planes (transposing both).
+    Packed,
 }
 
 /// The row-start tables of one grid of the implicit backward.
@@ -1005,20 +1029,47 @@ struct Starts<'a> {
     /// Run starts of the output pixels ([`PaddedGrid::run_starts`]; empty unless the grid is
     /// [`PaddedGrid::in_runs`]): `dx`'s columns, and the pixels the `dW` GEMM sums over.
     runs: &'a [usize],
+    /// For [`WeightGradRoute::ChannelsLast`] (else empty): where each pixel of the `dW` sum
+    /// starts in the channels-last `xt` ([`PaddedGrid::pixel_starts`]), and each tap's offset
+    /// from it ([`PaddedGrid::tap_starts`]).
+    pixels: &'a [usize],
+    taps: &'a [usize],
 }
 
 impl Implicit {
-    /// Entries of the four tables of [`Starts`] for `grid`:
-    /// `C_in·KH·KW + C_out·KH·KW + C_out + grid.runs()`.
-    fn starts_len(&self, grid: &PaddedGrid) -> usize {
-        grid.rows(self.c_in) + grid.rows(self.c_out) + self.c_out + grid.runs()
+    /// The route of this layer's `dW`.
+    fn weight_grad_route(&self) -> WeightGradRoute {
+        if self.c_out < DIRECT_WEIGHT_GRAD {
+            WeightGradRoute::Direct
+        } else if self.c_in.is_multiple_of(IN_PLACE_RUN) {
+            WeightGradRoute::ChannelsLast
+        } else {
+            WeightGradRoute::Packed
+        }
     }
 
-    /// Fills the four tables of `grid` into `tables` ([`Implicit::starts_len`] entries).
+    /// Entries of [`Starts::pixels`] and [`Starts::taps`] for `grid`: the pixels of the `dW`
+    /// sum and the KH·KW taps on the channels-last route, none on the others.
+    fn channels_last_lens(&self, grid: &PaddedGrid) -> (usize, usize) {
+        match self.weight_grad_route() {
+            WeightGradRoute::ChannelsLast => (grid.output_columns().columns, grid.kh * grid.kw),
+            WeightGradRoute::Direct | WeightGradRoute::Packed => (0, 0),
+        }
+    }
+
+    /// Entries of the tables of [`Starts`] for `grid`: `C_in·KH·KW + C_out·KH·KW + C_out +
+    /// grid.runs()` and [`Implicit::channels_last_lens`].
+    fn starts_len(&self, grid: &PaddedGrid) -> usize {
+        let (pixels, taps) = self.channels_last_lens(grid);
+        grid.rows(self.c_in) + grid.rows(self.c_out) + self.c_out + grid.runs() + pixels + taps
+    }
+
+    /// Fills the tables of `grid` into `tables` ([`Implicit::starts_len`] entries).
     fn starts<'t>(&self, grid: &PaddedGrid, tables: &'t mut [usize]) -> Starts<'t> {
         let (x, rest) = tables.split_at_mut(grid.rows(self.c_in));
         let (dy_cols, rest) = rest.split_at_mut(grid.rows(self.c_out));
-        let (dy_rows, runs) = rest.split_at_mut(self.c_out);
+        let (dy_rows, rest) = rest.split_at_mut(self.c_out);
+        let (runs, rest) = rest.split_at_mut(grid.runs());
         grid.starts(x);
         grid.starts(dy_cols);
         grid.run_starts(runs);
@@ -1026,7 +1077,24 @@ impl Implicit {
         for (co, start) in dy_rows.iter_mut().enumerate() {
             *start = co * grid.plane() + corner;
         }
-        Starts { x, dy_cols, dy_rows, runs }
+        let (pixels, taps) = rest.split_at_mut(self.channels_last_lens(grid).0);
+        grid.pixel_starts(self.c_in, pixels);
+        grid.tap_starts(self.c_in, taps);
+        Starts { x, dy_cols, dy_rows, runs, pixels, taps }
+    }
+
+    /// `dw[co, ci, t] = dw_taps[co, t, ci]` for the KH·KW taps `t`: the channels-last route's
+    /// `dW` [C_out, KH·KW, C_in] in the order of `w` [C_out, C_in, KH, KW]. Only moves values.
+    fn taps_to_channels(&self, dw_taps: &[f32], dw: &mut [f32]) {
+        let taps = self.grid.kh * self.grid.kw;
+        let per_co = taps * self.c_in;
+        for (src, dst) in dw_taps.chunks_exact(per_co).zip(dw.chunks_exact_mut(per_co)) {
+            for (t, run) in src.chunks_exact(self.c_in).enumerate() {
+                for (ci, &v) in run.iter().enumerate() {
+                    dst[ci * taps + t] = v;
+                }
+            }
+        }
     }
 
     /// `flipped[ci, (co·KH + i)·KW + j] = w[co, ci, KH−1−i, KW−1−j]`: [C_in, C_out·KH·KW].
@@ -1043,7 +1111,8 @@ impl Implicit {
     }
 
     /// One chunk's gradients: per group of images on one grid, pad x and dy side by side,
-    /// `dW += dY·colsᵀ`, `db += Σ dY`, and `dx = W'·cols(dyp)`.
+    /// `dW += dY·colsᵀ`, `db += Σ dY`, and `dx = W'·cols(dyp)`. On the channels-last route
+    /// `dW` is left in its tap-major order [C_out, KH·KW, C_in].
     fn backward_chunk(
         &self,
         threads: Threads,
@@ -1084,19 +1153,27 @@ impl Implicit {
         out: Outputs,
     ) -> Result<(), TensorError> {
         let Outputs { dx, dw, db } = out;
+        let route = self.weight_grad_route();
         let (plane, columns) = (grid.plane(), grid.columns());
         // The GEMMs' pixels (dx's columns, dW's sum): the real ones when the grid is in runs,
         // else every grid column.
         let pixels = grid.output_columns().columns;
         let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: pixels };
         let dx_dims = GemmDims { m: self.c_in, n: pixels, k: starts.dy_cols.len() };
-        let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * pixels;
+        let xt_len = if route == WeightGradRoute::ChannelsLast { self.c_in * plane } else { 0 };
+        let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * pixels + xt_len;
         with_scratch(&COLS, scratch_len, |scratch| {
             // xp: [C_in, plane], dyp: [C_out, plane], the images side by side;
-            // wide: [C_in, pixels] (dx at the grid's output columns).
+            // wide: [C_in, pixels] (dx at the grid's output columns); xt: [plane, C_in] on the
+            // channels-last route, else empty.
             let (xp, rest) = scratch.split_at_mut(self.c_in * plane);
-            let (dyp, wide) = rest.split_at_mut(self.c_out * plane);
+            let (dyp, rest) = rest.split_at_mut(self.c_out * plane);
+            let (wide, xt) = rest.split_at_mut(self.c_in * pixels);
             grid.pad(x, xp);
+            if route == WeightGradRoute::ChannelsLast {
+                // xt: [plane, C_in], xp channels-last.
+                grid.channels_last(xp, xt);
+            }
             match upstream {
                 Upstream::Conv { dy } => grid.pad(dy, dyp),
                 Upstream::Relu { dy, y } => grid.pad_relu_grad(dy, y, dyp),
@@ -1116,16 +1193,24 @@ impl Implicit {
             }
             let (xp, dyp) = (&*xp, &*dyp);
             // forward: y = W·cols, so dW = dY·colsᵀ: [C_out, columns]·[columns, K], summed.
-            if self.c_out < DIRECT_WEIGHT_GRAD {
-                if acc == Accumulate::Overwrite {
-                    dw.fill(0.0);
+            // dY is read at the output pixels only (the grid's borders are zeros in dY).
+            let dy = grid.at_outputs((dyp, Transpose::No), starts.dy_rows, starts.runs);
+            match route {
+                WeightGradRoute::Direct => {
+                    if acc == Accumulate::Overwrite {
+                        dw.fill(0.0);
+                    }
+                    implicit::weight_grad((dyp, starts.dy_rows), (xp, starts.x), columns, dw);
                 }
-                implicit::weight_grad((dyp, starts.dy_rows), (xp, starts.x), columns, dw);
-            } else {
-                // Both read at the output pixels only (the grid's borders are zeros in dY).
-                let dy = grid.at_outputs((dyp, Transpose::No), starts.dy_rows, starts.runs);
-                let cols = grid.at_outputs((xp, Transpose::Yes), starts.x, starts.runs);
-                gemm_on(threads, dw_dims, dy, cols, dw, acc)?;
+                WeightGradRoute::ChannelsLast => {
+                    // dW [C_out, KH·KW·C_in] = dY [C_out, pixels] · colsᵀ [pixels, KH·KW·C_in]
+                    let cols = grid.channels_last_cols((xt, self.c_in), starts.pixels, starts.taps);
+                    gemm_on(threads, dw_dims, dy, cols, dw, acc)?;
+                }
+                WeightGradRoute::Packed => {
+                    let cols = grid.at_outputs((xp, Transpose::Yes), starts.x, starts.runs);
+                    gemm_on(threads, dw_dims, dy, cols, dw, acc)?;
+                }
             }
             // The padded planes of dY: their border zeros add nothing to Σ dY.
             add_bias_grad(dyp, db);

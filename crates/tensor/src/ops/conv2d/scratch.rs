@@ -28,6 +28,8 @@ thread_local! {
     pub(super) static PARTIALS: Slot<f32> = const { Cell::new(Vec::new()) };
     /// The kernel turned 180° with C_in and C_out swapped, for the implicit path's `dx`.
     pub(super) static FLIPPED: Slot<f32> = const { Cell::new(Vec::new()) };
+    /// `dW` in the channels-last GEMM's order [C_out, KH·KW, C_in], before it is permuted.
+    pub(super) static TAPS_FIRST: Slot<f32> = const { Cell::new(Vec::new()) };
     /// The implicit path's row-start tables.
     pub(super) static STARTS: Slot<usize> = const { Cell::new(Vec::new()) };
 }

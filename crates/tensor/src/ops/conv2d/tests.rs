@@ -689,16 +689,94 @@ proptest! {
 }
 
 /// The 64×64 network's 16×16 layers in the backward: six images are a chunk of four on one
-/// grid and a chunk of two on another, through both weight-gradient routes (C_out = 16, its own
-/// kernel; C_out = 64, the GEMM), plain, fused ReLU and fused ReLU + 2×2 pool.
+/// grid and a chunk of two on another, through the three weight-gradient routes (C_out = 16, its
+/// own kernel; C_out = 64, the GEMM packing both operands, or with C_in a whole number of
+/// vectors the GEMM reading x channels-last), plain, fused ReLU and fused ReLU + 2×2 pool.
 #[test]
 fn sixteen_by_sixteen_backward_chunks_go_on_one_grid() {
     let p = Conv2dParams { stride: 1, padding: 1 };
     let pool = Pool2dParams { kernel: 2, stride: 2 };
-    for (seed, c_out) in [(7, 16), (8, DIRECT_WEIGHT_GRAD)] {
-        let (xs, ws) = (Shape4::new(6, 8, 16, 16), Shape4::new(c_out, 8, 3, 3));
+    let routes =
+        [(7, 16, 8), (8, DIRECT_WEIGHT_GRAD, 8), (9, DIRECT_WEIGHT_GRAD, 2 * IN_PLACE_RUN)];
+    for (seed, c_out, c_in) in routes {
+        let (xs, ws) = (Shape4::new(6, c_in, 16, 16), Shape4::new(c_out, c_in, 3, 3));
         let case = Conv2dCase::new(xs, ws, p, seed).expect("fits");
         check_backward_side_by_side(&case).expect("side by side equals alone");
         check_fused_relu_pool(&case, pool).expect("fused equals unfused");
     }
+}
+
+/// "Same" cases on the channels-last `dW` route: C_out ≥ [`DIRECT_WEIGHT_GRAD`] (65 is not a
+/// whole number of the GEMM's 8-row panels), C_in one or two of the GEMM's vectors (so the taps'
+/// runs are read in place; 48 leaves a partial last micro-panel with AVX-512), 1–6 images.
+fn channels_last_case() -> impl Strategy<Value = Conv2dCase> {
+    let c_out = prop::sample::select(vec![DIRECT_WEIGHT_GRAD, DIRECT_WEIGHT_GRAD + 1]);
+    let c_in = prop::sample::select(vec![IN_PLACE_RUN, 2 * IN_PLACE_RUN, 3 * IN_PLACE_RUN]);
+    let k = prop::sample::select(vec![1usize, 3, 5]);
+    (1..=6usize, c_in, c_out, k, side(), side(), any::<u64>()).prop_map(
+        |(n, c_in, c_out, k, h, w, seed)| {
+            let p = Conv2dParams { stride: 1, padding: (k - 1) / 2 };
+            let (xs, ws) = (Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, k, k));
+            Conv2dCase::new(xs, ws, p, seed).expect("same padding always fits")
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn channels_last_weight_grad_matches_the_reference(case in channels_last_case()) {
+        check_backward(&case)?;
+    }
+
+    #[test]
+    fn channels_last_weight_grad_behind_relu_and_pool_equals_the_three_backwards(
+        case in channels_last_case(), pool in pool()
+    ) {
+        check_fused_relu_pool(&case, pool)?;
+    }
+}
+
+/// The channels-last copy of padded planes is the transpose `xt[pos·C + c] = xp[c·plane + pos]`
+/// for channel counts around the 8×8 blocks and grids whose planes are not a multiple of 8.
+#[test]
+fn channels_last_transposes_the_padded_planes() {
+    for (channels, h, w, images) in
+        [(1, 1, 1, 1), (7, 3, 5, 2), (8, 16, 16, 4), (9, 7, 2, 3), (17, 9, 13, 1)]
+    {
+        let grid = PaddedGrid { h, w, kh: 3, kw: 3, padding: 1, out_h: h, out_w: w, images };
+        let plane = grid.plane();
+        let xp: Vec<f32> = (0..channels * plane).map(|i| i as f32).collect();
+        let mut xt = vec![f32::NAN; xp.len()];
+        grid.channels_last(&xp, &mut xt);
+        for pos in 0..plane {
+            for c in 0..channels {
+                assert_eq!(
+                    xt[pos * channels + c],
+                    xp[c * plane + pos],
+                    "{channels} channels, {pos}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn channels_last_gradients_are_bit_identical_on_one_and_two_threads() {
+    // 9 images: two full chunks and a partial one, summed in the tap-major order then permuted.
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let (xs, ws) =
+        (Shape4::new(9, IN_PLACE_RUN, 12, 11), Shape4::new(DIRECT_WEIGHT_GRAD, IN_PLACE_RUN, 3, 3));
+    let case = Conv2dCase::new(xs, ws, p, 6).expect("fits");
+    let (x, w, _, dy) = tensors(&case);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool.install(|| backward(&x, &w, &dy, p, InputGrad::Compute).expect("valid"))
+    };
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let (g1, g2) = (run(1), run(2));
+    assert_eq!(bits(&g1.dw), bits(&g2.dw));
+    assert_eq!(bits(&g1.db), bits(&g2.db));
+    assert_eq!(bits(g1.dx.as_ref().expect("computed")), bits(g2.dx.as_ref().expect("computed")));
 }
