@@ -283,6 +283,43 @@ fn fused_relu_pool_backward_matches_on_rows_of_whole_simd_blocks() {
 }
 
 #[test]
+fn fused_relu_pool_backward_matches_on_rows_narrower_than_a_simd_block() {
+    // 2×2 pool rows of 8 windows (16 wide: two rows per 16-lane block, the 64×64 network's
+    // conv5), 4 (8 and 9 wide: four rows, the 9th column dropped) and 1 (2 wide), with odd
+    // heights leaving rows of windows after the last whole block, and a dropped last row.
+    let same = Conv2dParams { stride: 1, padding: 1 };
+    let shapes = [(16, 16), (17, 16), (7, 8), (9, 9), (23, 2), (10, 17)];
+    for (seed, (h, w)) in shapes.into_iter().enumerate() {
+        let case =
+            Conv2dCase::new(Shape4::new(5, 3, h, w), Shape4::new(4, 3, 3, 3), same, seed as u64)
+                .expect("same padding fits");
+        check_fused_relu_pool(&case, Pool2dParams { kernel: 2, stride: 2 }).expect("bit-identical");
+    }
+}
+
+#[test]
+fn fused_relu_pool_backward_rejects_a_winner_from_the_row_above_in_a_block() {
+    // 16×16 → 8×8: rows of windows 0 and 1 share one SIMD block. Output (1, 3)'s window is
+    // rows 2–3, columns 6–7; index 7 (row 0, column 7, window (0, 3)) is outside it.
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let pool = Pool2dParams { kernel: 2, stride: 2 };
+    let (x, w) = (Tensor::zeros(&[1, 1, 16, 16]), Tensor::zeros(&[1, 1, 3, 3]));
+    let (y, dy) = (Tensor::full(&[1, 1, 8, 8], 1.0), Tensor::full(&[1, 1, 8, 8], 1.0));
+    // Each window's bottom-right element wins: index (2i + 1)·16 + 2j + 1.
+    let mut argmax: Vec<u32> =
+        (0..64u32).map(|o| (2 * (o / 8) + 1) * 16 + 2 * (o % 8) + 1).collect();
+    let mut grads = Conv2dGrads::default();
+    let mut run = |argmax: &[u32]| {
+        let g = &mut grads;
+        backward_relu_pool_into(&x, &w, (&y, argmax), &dy, p, pool, InputGrad::Skip, g)
+    };
+    assert!(run(&argmax).is_ok());
+    argmax[8 + 3] = 7;
+    let err = run(&argmax).unwrap_err();
+    assert!(err.to_string().contains("outside its window"), "{err}");
+}
+
+#[test]
 fn fused_relu_pool_backward_rejects_bad_winners_and_shapes() {
     let p = Conv2dParams { stride: 1, padding: 1 };
     let pool = Pool2dParams { kernel: 2, stride: 2 };

@@ -154,7 +154,9 @@ pub(super) fn scatter_pooled(
 /// [`scatter_pooled`] for 2×2 windows with stride 2, which do not overlap: each row pair of
 /// the block is written once, `dy` (masked) at each window's winner and 0 at its other three
 /// elements, with no zero fill first; only what no window covers (a last odd row or column)
-/// is zeroed on its own.
+/// is zeroed on its own. Rows of windows narrower than the pool's SIMD block ([`LANES`]) whose
+/// width divides it (8 windows: conv5 of the 64×64 network) go [`LANES`]`/PW` rows per block
+/// ([`scatter_row_block_2x2`]).
 fn scatter_pooled_2x2(
     (dy, y, argmax): (&[f32], &[f32], &[u32]),
     image: usize,
@@ -170,8 +172,17 @@ fn scatter_pooled_2x2(
         if oh > 2 * ph {
             layout.row(dst, c, 2 * ph, ow).fill(0.0); // an odd last row
         }
+        // Whole blocks of `rows_per_block` rows of windows first, when rows are that narrow.
+        let rows_per_block = if pw < LANES && LANES.is_multiple_of(pw) { LANES / pw } else { 1 };
+        let blocked = if rows_per_block > 1 { ph / rows_per_block * rows_per_block } else { 0 };
+        for i in (0..blocked).step_by(rows_per_block) {
+            let windows = i * pw..(i + rows_per_block) * pw;
+            let pooled = (&dy[windows.clone()], &y[windows.clone()], &argmax[windows]);
+            let origin = ((image * c_out + c) * oh + 2 * i) * ow;
+            scatter_row_block_2x2(pooled, (c, i), origin, (ow, pw), layout, dst)?;
+        }
         let rows = dy.chunks_exact(pw).zip(y.chunks_exact(pw)).zip(argmax.chunks_exact(pw));
-        for (i, ((dy, y), argmax)) in rows.enumerate() {
+        for (i, ((dy, y), argmax)) in rows.enumerate().skip(blocked) {
             // Rows 2i and 2i + 1 of the block, OW pixels each.
             let pair = layout.row(dst, c, 2 * i, pitch + ow);
             let (top, bottom) = pair.split_at_mut(pitch);
@@ -221,6 +232,54 @@ fn scatter_pooled_2x2(
                 top.copy_from_slice(&[at(0), at(1)]);
                 bottom.copy_from_slice(&[at(ow), at(ow + 1)]);
             }
+        }
+    }
+    Ok(())
+}
+
+/// One SIMD block of [`scatter_pooled_2x2`] made of `LANES / PW` whole rows of windows, rows
+/// `i..` of channel `c` (`dy`, `y`, `argmax`: their `LANES` windows, row after row): lane `l` is
+/// window `(i + l / PW, l % PW)`. `origin` is the flat index of window `(i, 0)`'s top-left
+/// element in the whole conv output [N, C_out, OH, OW].
+///
+/// [`max_pool_2x2_backward_lanes`] takes lane `l`'s window to start at `origin + 2·l`, which is
+/// right for the first row; window `(i + s, j)` starts `s·(2·OW − 2·PW)` further on (its rows
+/// are `2·s` conv rows down, not `2·s·PW` columns on), so its winner is moved back by as much
+/// before the check, in wrapping u32 arithmetic like the kernel's own: a winner is accepted
+/// exactly when it is one of its own window's four indices.
+fn scatter_row_block_2x2(
+    (dy, y, argmax): (&[f32], &[f32], &[u32]),
+    (c, i): (usize, usize),
+    origin: usize,
+    (ow, pw): (usize, usize),
+    layout: Layout,
+    dst: &mut [f32],
+) -> Result<(), TensorError> {
+    debug_assert!(dy.len() == LANES && LANES.is_multiple_of(pw));
+    let first = u32::try_from(origin).map_err(|_| bad(c, i, 0))?;
+    let (w, row_skip) = match (u32::try_from(ow), u32::try_from(2 * ow - 2 * pw)) {
+        (Ok(w), Ok(skip)) => (w, skip),
+        _ => return Err(bad(c, i, 0)),
+    };
+    // dy masked by the ReLU (the winner, i.e. the pooled value, was positive).
+    let g: [f32; LANES] = std::array::from_fn(|l| if y[l] > 0.0 { dy[l] } else { 0.0 });
+    let winners: [u32; LANES] = std::array::from_fn(|l| {
+        let row = u32::try_from(l / pw).expect("a lane's row is below LANES");
+        argmax[l].wrapping_sub(row.wrapping_mul(row_skip))
+    });
+    let (mut top, mut bottom) = ([0.0; 2 * LANES], [0.0; 2 * LANES]);
+    if !max_pool_2x2_backward_lanes(&g, &winners, first, w, &mut top, &mut bottom) {
+        return Err(bad(c, i, 0));
+    }
+    // Row s of windows: its 2·PW elements of `top`/`bottom` are conv rows 2(i + s), 2(i + s) + 1.
+    let rows = top.chunks_exact(2 * pw).zip(bottom.chunks_exact(2 * pw));
+    for (s, (top, bottom)) in rows.enumerate() {
+        let pair = layout.row(dst, c, 2 * (i + s), layout.pitch + ow);
+        let (dst_top, dst_bottom) = pair.split_at_mut(layout.pitch);
+        for (dst, src) in [(dst_top, top), (&mut dst_bottom[..ow], bottom)] {
+            let (windows, odd) = dst[..ow].split_at_mut(2 * pw);
+            windows.copy_from_slice(src);
+            odd.fill(0.0); // an odd last column
         }
     }
     Ok(())
