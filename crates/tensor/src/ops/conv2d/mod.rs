@@ -901,6 +901,16 @@ fn sum_partials(partials: &[f32], partial_len: usize, (out, offset): (&mut [f32]
     });
 }
 
+/// Floats per 64-byte cache line.
+const LINE_FLOATS: usize = 64 / size_of::<f32>();
+
+/// The `len` floats of `buf` from its first 64-byte boundary, when `buf` holds at least
+/// `len + LINE_FLOATS − 1` floats (from as near it as there is room for, otherwise).
+fn on_a_line(buf: &mut [f32], len: usize) -> &mut [f32] {
+    let skip = buf.as_ptr().align_offset(64).min(buf.len() - len);
+    &mut buf[skip..skip + len]
+}
+
 /// `out = dy where y > 0, else 0` (the ReLU's backward rule, bit for bit as
 /// `relu::backward_into`): whole vectors in [`kernel::relu_grad_lanes`], the rest one by one.
 fn relu_grad(y: &[f32], dy: &[f32], out: &mut [f32]) {
@@ -1160,7 +1170,11 @@ impl Implicit {
         let pixels = grid.output_columns().columns;
         let dw_dims = GemmDims { m: self.c_out, n: w.len() / self.c_out, k: pixels };
         let dx_dims = GemmDims { m: self.c_in, n: pixels, k: starts.dy_cols.len() };
-        let xt_len = if route == WeightGradRoute::ChannelsLast { self.c_in * plane } else { 0 };
+        // xt plus room to start it on a cache line.
+        let xt_len = match route {
+            WeightGradRoute::ChannelsLast => self.c_in * plane + LINE_FLOATS,
+            WeightGradRoute::Direct | WeightGradRoute::Packed => 0,
+        };
         let scratch_len = (self.c_in + self.c_out) * plane + self.c_in * pixels + xt_len;
         with_scratch(&COLS, scratch_len, |scratch| {
             // xp: [C_in, plane], dyp: [C_out, plane], the images side by side;
@@ -1169,6 +1183,9 @@ impl Implicit {
             let (xp, rest) = scratch.split_at_mut(self.c_in * plane);
             let (dyp, rest) = rest.split_at_mut(self.c_out * plane);
             let (wide, xt) = rest.split_at_mut(self.c_in * pixels);
+            // On a cache line: every run of 16 channels the GEMM reads in place is then one
+            // aligned vector (C_in is a whole number of vectors), never split over two lines.
+            let xt = on_a_line(xt, xt_len.saturating_sub(LINE_FLOATS));
             grid.pad(x, xp);
             if route == WeightGradRoute::ChannelsLast {
                 // xt: [plane, C_in], xp channels-last.
