@@ -30,9 +30,10 @@ pub struct RobustnessArgs {
     /// Image folder to evaluate on (class sub-folders). Default: the run's training data.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Which images of the folder to alter and evaluate.
-    #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
-    pub split: SplitChoice,
+    /// Which images of the folder to alter and evaluate. Default: the test split of the run's
+    /// own data, every image of another folder (--data).
+    #[arg(long, value_enum)]
+    pub split: Option<SplitChoice>,
     /// Which weights to use.
     #[arg(long, value_enum, default_value_t = Weights::Best)]
     pub weights: Weights,
@@ -70,7 +71,12 @@ struct Row {
 pub fn robustness(args: &RobustnessArgs) -> anyhow::Result<()> {
     set_threads(args.threads)?;
     let mut t = load_trained(&args.model, args.weights)?;
-    let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), args.split)?;
+    let split = args.split.unwrap_or(if args.data.is_some() {
+        SplitChoice::All
+    } else {
+        SplitChoice::Test
+    });
+    let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), split)?;
     let mut shifts = vec![Shift::None];
     let asked = if args.shifts.is_empty() { Shift::ALL.to_vec() } else { args.shifts.clone() };
     for shift in asked {
@@ -84,7 +90,7 @@ pub fn robustness(args: &RobustnessArgs) -> anyhow::Result<()> {
         args.weights,
         indices.len(),
         folder.display(),
-        args.split,
+        split,
         shifts.len() - 1
     );
     let mut rows: Vec<Row> = Vec::with_capacity(shifts.len());
