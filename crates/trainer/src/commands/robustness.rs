@@ -129,14 +129,20 @@ fn altered_copy(ds: &Dataset, indices: &[usize], shift: Shift) -> anyhow::Result
         .par_iter()
         .map(|&i| {
             let sample = &ds.samples[i];
-            let mut altered = sample.clone();
             let image = Image::from_rgb8(&sample.pixels)
                 .and_then(|img| shift.apply(&img, i as u64))
                 .map_err(|e| {
                     Failure::BadInput(format!("{}: {shift}: {e}", sample.path.display()))
                 })?;
-            altered.pixels = image.to_rgb8();
-            Ok(altered)
+            // Every field but the pixels as loaded (not a clone: that would copy the pixels too).
+            Ok(augment::Sample {
+                path: sample.path.clone(),
+                file: sample.file.clone(),
+                class: sample.class,
+                group: sample.group.clone(),
+                split: sample.split,
+                pixels: image.to_rgb8(),
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Dataset {
