@@ -8,11 +8,17 @@
 //!
 //! [`Split::cross_validation`] re-deals the training and validation parts into K folds the same
 //! way (grouped, stratified by class) for K-fold cross-validation, leaving the test part alone.
+//!
+//! [`Split::thin_train`] keeps a share of the training part (whole groups, class by class) for
+//! learning curves: how accuracy grows with the number of training objects.
 
 use crate::AugmentError;
 use crate::folder::Dataset;
 use std::collections::BTreeMap;
 use tensor::Rng;
+
+/// The key that separates [`Split::thin_train`]'s shuffles from the split's own.
+const THIN_STREAM: u64 = 0x7417;
 
 /// The three parts of a split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -193,6 +199,49 @@ impl Split {
         out.train.sort_unstable();
         out.val.sort_unstable();
         Ok(out)
+    }
+
+    /// This split with only a `fraction` of its training samples kept, for learning curves;
+    /// validation and test parts are unchanged. Class by class, the class's training groups are
+    /// shuffled (`Rng::keyed(seed, &[THIN_STREAM, class])`) and kept in that order until the
+    /// kept samples reach `fraction` of the class's training samples (rounded to the nearest,
+    /// at least one group). Because the order does not depend on `fraction`, a smaller fraction
+    /// keeps a subset of what a larger one keeps: the points of a learning curve are nested.
+    ///
+    /// # Errors
+    /// [`AugmentError::BadParameter`] unless `0 < fraction ≤ 1`.
+    pub fn thin_train(&self, ds: &Dataset, fraction: f32, seed: u64) -> Result<Self, AugmentError> {
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(AugmentError::bad(
+                "Split::thin_train",
+                format!("fraction {fraction} must be in (0, 1]"),
+            ));
+        }
+        if fraction == 1.0 {
+            return Ok(self.clone());
+        }
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in &self.train {
+            groups.entry(&ds.samples[i].group).or_default().push(i);
+        }
+        let mut train = Vec::new();
+        for class in 0..ds.classes.len() {
+            let mut members: Vec<&Vec<usize>> =
+                groups.values().filter(|idx| ds.samples[idx[0]].class == class).collect();
+            Rng::keyed(seed, &[THIN_STREAM, class as u64]).shuffle(&mut members);
+            let total: usize = members.iter().map(|m| m.len()).sum();
+            let wanted = (fraction * total as f32).round().max(1.0) as usize;
+            let mut kept = 0;
+            for m in members {
+                if kept >= wanted {
+                    break;
+                }
+                kept += m.len();
+                train.extend(m);
+            }
+        }
+        train.sort_unstable();
+        Ok(Self { train, val: self.val.clone(), test: self.test.clone() })
     }
 
     /// The indices of one part.

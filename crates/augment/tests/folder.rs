@@ -352,6 +352,52 @@ fn cross_validation_folds_partition_train_and_val_by_group() {
 }
 
 #[test]
+fn thinned_training_parts_keep_whole_groups_per_class_and_nest() {
+    let root = temp_root("thin");
+    let ds = tiled_objects(&root, 17, 4);
+    let split = Split::stratified(&ds, SplitFractions::default(), 5).unwrap();
+    let count =
+        |idx: &[usize], class: usize| idx.iter().filter(|&&i| ds.samples[i].class == class).count();
+    let mut previous: Option<Split> = None;
+    for fraction in [0.25_f32, 0.5, 0.75] {
+        let thin = split.thin_train(&ds, fraction, 3).unwrap();
+        assert_eq!(thin, split.thin_train(&ds, fraction, 3).unwrap(), "seeded");
+        assert_eq!((&thin.val, &thin.test), (&split.val, &split.test), "val and test untouched");
+        assert!(thin.train.iter().all(|i| split.train.contains(i)), "only training samples kept");
+        for &k in &thin.train {
+            // A group is kept whole or not at all.
+            for &t in &split.train {
+                if ds.samples[t].group == ds.samples[k].group {
+                    assert!(thin.train.contains(&t), "{} split from its group", ds.samples[t].file);
+                }
+            }
+        }
+        for class in 0..2 {
+            let (kept, all) = (count(&thin.train, class), count(&split.train, class));
+            let wanted = (fraction * all as f32).round() as usize;
+            // Whole groups (tiles of up to 4 files) overshoot the wanted count by less than a group.
+            assert!(
+                kept >= wanted && kept < wanted + 4,
+                "class {class} at {fraction}: {kept} of {all}"
+            );
+        }
+        if let Some(smaller) = &previous {
+            assert!(
+                smaller.train.iter().all(|i| thin.train.contains(i)),
+                "not nested at {fraction}"
+            );
+        }
+        previous = Some(thin);
+    }
+    assert_eq!(split.thin_train(&ds, 1.0, 3).unwrap(), split);
+    assert_ne!(split.thin_train(&ds, 0.5, 3).unwrap(), split.thin_train(&ds, 0.5, 4).unwrap());
+    for bad in [0.0, -0.5, 1.5, f32::NAN] {
+        assert!(split.thin_train(&ds, bad, 3).is_err(), "{bad}");
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
 fn batches_do_not_depend_on_thread_count_or_batch_order() {
     let root = good_folder("batches");
     let ds = load(&root, &opts(24)).unwrap();

@@ -398,6 +398,11 @@ pub struct Overrides {
     /// one image).
     #[arg(long, value_name = "ALPHA")]
     pub mix_alpha: Option<f32>,
+    /// Train on this share of the training objects only, in (0, 1] (learning curves: how
+    /// accuracy grows with data). Whole objects, class by class; smaller shares keep subsets
+    /// of larger ones. Validation and test images are unchanged.
+    #[arg(long, value_name = "SHARE")]
+    pub train_fraction: Option<f32>,
 }
 
 impl Overrides {
@@ -425,6 +430,7 @@ impl Overrides {
             cv_fold,
             mix,
             mix_alpha,
+            train_fraction,
         } = self;
         arch.is_none()
             && init.is_none()
@@ -447,6 +453,7 @@ impl Overrides {
             && cv_fold.is_none()
             && mix.is_none()
             && mix_alpha.is_none()
+            && train_fraction.is_none()
     }
 
     /// Writes every given override into `c`.
@@ -475,6 +482,7 @@ impl Overrides {
         set(&mut c.test_time_augmentation, self.tta);
         set(&mut c.mix, self.mix);
         set(&mut c.mix_alpha, self.mix_alpha);
+        set(&mut c.train_fraction, self.train_fraction);
         if let Some(cv) = self.cv_fold {
             c.cross_validation = Some(cv);
         }

@@ -229,9 +229,19 @@ pub struct TrainConfig {
     /// α of the Beta(α, α) that draws each batch's mixing share λ (1 = uniform).
     #[serde(default = "default_mix_alpha")]
     pub mix_alpha: f32,
+    /// The share of the training objects the run trains on (1 = all), for learning curves:
+    /// `augment::Split::thin_train`, whole objects class by class, seeded with the split seed
+    /// so runs of every `--seed` see the same images. Missing in configs written before it
+    /// existed, which trained on all.
+    #[serde(default = "default_train_fraction")]
+    pub train_fraction: f32,
 }
 
 fn default_mix_alpha() -> f32 {
+    1.0
+}
+
+fn default_train_fraction() -> f32 {
     1.0
 }
 
@@ -311,6 +321,7 @@ impl TrainConfig {
                 cross_validation: None,
                 mix: MixChoice::Mixup,
                 mix_alpha: 0.2,
+                train_fraction: 1.0,
             },
             Preset::PaperSgd => Self::paper(preset, data, OptimizerKind::Sgd, 0.001, 4, 100),
             Preset::PaperAdam => Self::paper(preset, data, OptimizerKind::Adam, 0.01, 32, 500),
@@ -352,6 +363,7 @@ impl TrainConfig {
             cross_validation: None,
             mix: MixChoice::None,
             mix_alpha: 1.0,
+            train_fraction: 1.0,
         }
     }
 
@@ -421,6 +433,9 @@ impl TrainConfig {
         }
         if !(self.mix_alpha.is_finite() && self.mix_alpha > 0.0) {
             return Err(reject("mix-alpha", self.mix_alpha, "must be a finite number > 0"));
+        }
+        if !(self.train_fraction > 0.0 && self.train_fraction <= 1.0) {
+            return Err(reject("train-fraction", self.train_fraction, "must be in (0, 1]"));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(reject("dropout", self.dropout, "must be in [0, 1)"));

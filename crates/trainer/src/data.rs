@@ -7,7 +7,7 @@ use augment::{
 };
 use tensor::Tensor;
 
-use crate::config::{AugmentChoice, CvFold};
+use crate::config::{AugmentChoice, CvFold, TrainConfig};
 use crate::exit::Failure;
 
 /// The split seed used when the folder has no `manifest.csv`: fixed, so every run (whatever its
@@ -78,15 +78,30 @@ pub fn split(ds: &Dataset) -> anyhow::Result<Split> {
     Ok(split)
 }
 
-/// The split a run trains and validates on: [`split`], or with `cv` one fold of a K-fold
-/// cross-validation over its training and validation images (`augment::Split::cross_validation`,
-/// seeded with [`SPLIT_SEED`] so every fold of one cross-validation deals the same folds).
+/// The split a run of `config` trains and validates on: [`split`], or with
+/// `config.cross_validation` one fold of a K-fold cross-validation over its training and
+/// validation images (`augment::Split::cross_validation`, seeded with [`SPLIT_SEED`] so every
+/// fold of one cross-validation deals the same folds); then, with `config.train_fraction` < 1,
+/// only that share of the training objects (`augment::Split::thin_train`, also with
+/// [`SPLIT_SEED`], so every `--seed` trains on the same images).
 ///
 /// # Errors
 /// As [`split`]; [`Failure::BadInput`] when the fold leaves a part empty.
-pub fn run_split(ds: &Dataset, cv: Option<CvFold>) -> anyhow::Result<Split> {
-    let split = split(ds)?;
-    let Some(cv) = cv else { return Ok(split) };
+pub fn run_split(ds: &Dataset, config: &TrainConfig) -> anyhow::Result<Split> {
+    let split = match config.cross_validation {
+        None => split(ds)?,
+        Some(cv) => fold(ds, split(ds)?, cv)?,
+    };
+    if config.train_fraction == 1.0 {
+        return Ok(split);
+    }
+    split.thin_train(ds, config.train_fraction, SPLIT_SEED).map_err(|e| {
+        Failure::Usage(format!("--train-fraction {}: {e}", config.train_fraction)).into()
+    })
+}
+
+/// Fold `cv` of the cross-validation over `split`'s training and validation images.
+fn fold(ds: &Dataset, split: Split, cv: CvFold) -> anyhow::Result<Split> {
     let folded = split
         .cross_validation(ds, cv.fold, cv.folds, SPLIT_SEED)
         .map_err(|e| Failure::Usage(format!("--cv-fold {cv}: {e}")))?;

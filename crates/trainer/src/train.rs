@@ -69,14 +69,14 @@ pub fn train_new(
     stop_after_steps: Option<usize>,
 ) -> anyhow::Result<Outcome> {
     let ds = data::load_folder(&config.data, config.image_size, config.augment)?;
-    let split = data::run_split(&ds, config.cross_validation)?;
+    let split = data::run_split(&ds, &config)?;
     let dir = RunDir::create(out)?;
     dir.write_json(&dir.config(), &config)?;
     dir.write_json(&dir.classes(), &ds.classes)?;
     let net = Network::new(&network_spec(&config, ds.classes.len()));
     let opt = optimizer(&config);
     println!(
-        "run folder {}\ndata {}: {} images, classes {:?}; split {} train / {} val / {} test{}{}",
+        "run folder {}\ndata {}: {} images, classes {:?}; split {} train / {} val / {} test{}{}{}",
         dir.root().display(),
         ds.root.display(),
         ds.len(),
@@ -88,6 +88,11 @@ pub fn train_new(
         match config.cross_validation {
             Some(cv) => format!("; cross-validation fold {cv} of train + val"),
             None => String::new(),
+        },
+        if config.train_fraction < 1.0 {
+            format!("; training on {} % of the training objects", 100.0 * config.train_fraction)
+        } else {
+            String::new()
         }
     );
     let start = Start { net, opt, state: TrainState::start(), history: vec![] };
@@ -124,7 +129,7 @@ pub fn resume(run: &Path, stop_after_steps: Option<usize>) -> anyhow::Result<Out
         ))
         .into());
     }
-    let split = data::run_split(&ds, config.cross_validation)?;
+    let split = data::run_split(&ds, &config)?;
     let mut net = Network::new(&network_spec(&config, classes.len()));
     let mut opt = optimizer(&config);
     let path = dir.file(&checkpoint);

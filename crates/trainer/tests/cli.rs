@@ -261,6 +261,7 @@ fn cross_validation_folds_validate_every_train_or_val_image_once() {
     };
     let total = 3 * PER_CLASS;
     let mut validated = 0;
+    let mut fold0 = [0; 3];
     for fold in 0..2 {
         let run = root.join(format!("fold{fold}"));
         let mut args = fast(&data, &run, "1", "none");
@@ -270,6 +271,9 @@ fn cross_validation_folds_validate_every_train_or_val_image_once() {
         assert!(!run.join("test.json").exists(), "a fold must not look at the test split");
         let [train, val, test] = parts(&stdout);
         assert_eq!(train + val + test, total, "{stdout}");
+        if fold == 0 {
+            fold0 = [train, val, test];
+        }
         assert!(val > 0 && test > 0, "{stdout}");
         validated += val;
         // eval --split val of a cross-validation run evaluates that run's fold.
@@ -280,6 +284,17 @@ fn cross_validation_folds_validate_every_train_or_val_image_once() {
             assert_eq!(validated, total - test, "the two folds' validation parts partition");
         }
     }
+    // A learning-curve point: fold 0 on half its training objects, the same validation and
+    // test images; eval --split train evaluates what the run trained on.
+    let run = root.join("fold0-half");
+    let mut args = fast(&data, &run, "1", "none");
+    args.extend(["--cv-fold", "0/2", "--train-fraction", "0.5"].map(String::from));
+    let stdout = String::from_utf8_lossy(&run_ok(&args).stdout).to_string();
+    let [train, val, test] = parts(&stdout);
+    assert_eq!([val, test], [fold0[1], fold0[2]], "{stdout}");
+    assert!(train > 0 && train.abs_diff(fold0[0] / 2) <= 3, "{train} of {}: {stdout}", fold0[0]);
+    let out = trainer(&["eval", "--model", run.to_str().unwrap(), "--split", "train"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("of {train} images")));
     let _ = std::fs::remove_dir_all(root);
 }
 
@@ -298,6 +313,7 @@ fn bad_inputs_get_their_message_and_exit_code() {
     assert_fails(&["train", "--optimizer", "rmsprop"], 2, "rmsprop");
     assert_fails(&["train", "--cv-fold", "4/4", "--dry-run"], 2, "--cv-fold 4/4");
     assert_fails(&["train", "--cv-fold", "one", "--dry-run"], 2, "FOLD/FOLDS");
+    assert_fails(&["train", "--train-fraction", "0", "--dry-run"], 2, "--train-fraction 0");
     assert_fails(&["robustness", "--model", "run", "--shifts", "grayscale,sepia"], 2, "sepia");
     // A missing folder, an empty folder, a corrupt image: exit 3, naming the path.
     let missing = root.join("nowhere");

@@ -175,7 +175,7 @@ fn evaluation_images(
             // The run's own folder is split the way the run was (its cross-validation fold, if
             // any); another folder by its own manifest or the seeded split.
             let split = if folder == t.config.data {
-                data::run_split(&ds, t.config.cross_validation)?
+                data::run_split(&ds, &t.config)?
             } else {
                 Split::from_dataset(&ds, SplitFractions::default(), data::SPLIT_SEED)?
             };
