@@ -85,14 +85,31 @@ impl Schedule {
 }
 
 /// Rescales all gradients together so their global L2 norm is at most `max_norm`, as
-/// `torch.nn.utils.clip_grad_norm_` does: with `‖g‖ = √(Σ_params Σ_i g_i²)`, every gradient is
-/// multiplied by `max_norm / (‖g‖ + 1e-6)` when that factor is below 1. Returns `‖g‖` before
-/// clipping. The sum runs in f64 over fixed blocks of each gradient, added in order: the same
-/// result for any thread count.
+/// `torch.nn.utils.clip_grad_norm_` does: every gradient is multiplied by
+/// [`clip_factor`]`(‖g‖, max_norm)`, the norm being [`grad_norm`]'s. Returns `‖g‖` before
+/// clipping. A training loop can skip the scaling pass: hand the factor to
+/// [`Optimizer::step_scaled`](crate::optim::Optimizer::step_scaled) instead (same bits).
 ///
 /// # Errors
 /// [`AutogradError::InvalidHyperParameter`] unless `max_norm > 0`.
 pub fn clip_grad_norm(params: &mut [&mut Parameter], max_norm: f32) -> Result<f32> {
+    let norm = grad_norm(params);
+    let factor = clip_factor(norm, max_norm)?;
+    if factor < 1.0 {
+        for p in params.iter_mut() {
+            elementwise::scale_in_place(&mut p.grad, factor);
+        }
+    }
+    Ok(norm as f32)
+}
+
+/// What gradient-norm clipping multiplies every gradient by: `max_norm / (‖g‖ + 1e-6)` when
+/// that is below 1, else exactly 1 (PyTorch's `clip_grad_norm_`; the quotient in f64, then
+/// rounded to f32). `norm` is [`grad_norm`]'s.
+///
+/// # Errors
+/// [`AutogradError::InvalidHyperParameter`] unless `max_norm > 0`.
+pub fn clip_factor(norm: f64, max_norm: f32) -> Result<f32> {
     if !(max_norm > 0.0 && max_norm.is_finite()) {
         return Err(AutogradError::InvalidHyperParameter {
             what: "max_norm",
@@ -100,26 +117,54 @@ pub fn clip_grad_norm(params: &mut [&mut Parameter], max_norm: f32) -> Result<f3
             why: "must be positive and finite",
         });
     }
-    // Fixed blocks summed in parallel, then added in block order: thread-count independent.
-    let sum_sq: f64 = params
-        .iter()
-        .map(|p| {
-            let blocks: Vec<f64> = p
-                .grad
-                .data()
-                .par_chunks(SUM_CHUNK)
-                .map(|b| b.iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>())
-                .collect();
-            blocks.iter().sum::<f64>()
-        })
-        .sum();
-    let norm = sum_sq.sqrt();
     let factor = f64::from(max_norm) / (norm + 1e-6);
-    if factor < 1.0 {
-        let factor = factor as f32;
-        for p in params.iter_mut() {
-            elementwise::scale_in_place(&mut p.grad, factor);
+    Ok(if factor < 1.0 { factor as f32 } else { 1.0 })
+}
+
+/// The global L2 norm of all gradients, `‖g‖ = √(Σ_params Σ_i g_i²)`, in f64. Each gradient is
+/// cut into fixed [`SUM_CHUNK`]-element blocks, each block's squares are summed in index order,
+/// and the block sums are added in block order, parameter after parameter: the same bits for
+/// any thread count. Non-finite when some gradient element is (the squares of finite f32
+/// values cannot overflow an f64 sum).
+pub fn grad_norm(params: &[&mut Parameter]) -> f64 {
+    params
+        .iter()
+        .map(|p| block_sums_of_squares(p.grad.data()).iter().sum::<f64>())
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Blocks summed side by side by one task: their sums are independent chains of f64 adds, so
+/// interleaving them keeps the CPU's adders busy where one chain would wait on each add.
+pub(crate) const BLOCKS_PER_TASK: usize = 8;
+
+/// `Σ x_i²` of each [`SUM_CHUNK`]-element block of `x` (the last may be shorter), in f64 and in
+/// index order within a block, computed in parallel over groups of [`BLOCKS_PER_TASK`] blocks.
+pub(crate) fn block_sums_of_squares(x: &[f32]) -> Vec<f64> {
+    let groups: Vec<[f64; BLOCKS_PER_TASK]> =
+        x.par_chunks(SUM_CHUNK * BLOCKS_PER_TASK).map(group_sums_of_squares).collect();
+    let blocks = x.len().div_ceil(SUM_CHUNK);
+    groups.into_iter().flatten().take(blocks).collect()
+}
+
+/// The sums of squares of the (up to [`BLOCKS_PER_TASK`]) blocks in `group`; unused entries 0.
+/// A full group walks its blocks in step, one element of each per iteration; each block's own
+/// sum still adds its elements in index order, so the result is the one-block-at-a-time sum's.
+pub(crate) fn group_sums_of_squares(group: &[f32]) -> [f64; BLOCKS_PER_TASK] {
+    let square = |v: f32| f64::from(v) * f64::from(v);
+    let mut sums = [0.0f64; BLOCKS_PER_TASK];
+    if group.len() == SUM_CHUNK * BLOCKS_PER_TASK {
+        let blocks: [&[f32]; BLOCKS_PER_TASK] =
+            std::array::from_fn(|b| &group[b * SUM_CHUNK..(b + 1) * SUM_CHUNK]);
+        for i in 0..SUM_CHUNK {
+            for (sum, block) in sums.iter_mut().zip(&blocks) {
+                *sum += square(block[i]);
+            }
+        }
+    } else {
+        for (sum, block) in sums.iter_mut().zip(group.chunks(SUM_CHUNK)) {
+            *sum = block.iter().map(|&v| square(v)).sum::<f64>();
         }
     }
-    Ok(norm as f32)
+    sums
 }

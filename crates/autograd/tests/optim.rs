@@ -156,3 +156,86 @@ fn clipping_rescales_all_gradients_together() {
     assert_close(b.grad.data(), &[6.0]);
     assert!(clip_grad_norm(&mut [&mut a], 0.0).is_err());
 }
+
+/// Parameters with `len` elements each, values and gradients drawn from `seed`: long enough
+/// for several parallel chunks, with gradients large enough for clipping to bite.
+fn random_params(lens: &[usize], seed: u64) -> Vec<Parameter> {
+    let mut rng = tensor::Rng::new(seed);
+    lens.iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let mut p = Parameter::new(
+                format!("p{i}"),
+                Tensor::from_fn(&[len], |_| rng.uniform(-1.0, 1.0)),
+            );
+            p.grad = Tensor::from_fn(&[len], |_| rng.uniform(-3.0, 3.0));
+            p
+        })
+        .collect()
+}
+
+/// Three steps of `fused` with the clipping factor inside the update against three steps of
+/// `separate` after `clip_grad_norm` scaled the gradients: every value and every state tensor
+/// must agree bit for bit.
+fn clip_inside_equals_clip_first(mut fused: Box<dyn Optimizer>, mut separate: Box<dyn Optimizer>) {
+    let lens = [40_000, 17, 1];
+    let mut a = random_params(&lens, 3);
+    let mut b = random_params(&lens, 3);
+    for step in 0..3u64 {
+        // New gradients each step (the same for both), some steps clipped and some not.
+        let fresh = random_params(&lens, 100 + step);
+        let max_norm = if step == 1 { 1e6 } else { 20.0 };
+        for ((pa, pb), f) in a.iter_mut().zip(b.iter_mut()).zip(&fresh) {
+            pa.grad = f.grad.clone();
+            pb.grad = f.grad.clone();
+        }
+        let mut pa: Vec<&mut Parameter> = a.iter_mut().collect();
+        let norm = autograd::schedule::grad_norm(&pa);
+        let scale = autograd::schedule::clip_factor(norm, max_norm).unwrap();
+        assert_eq!(scale < 1.0, step != 1, "step {step}: norm {norm}");
+        fused.step_scaled(&mut pa, scale).unwrap();
+        let mut pb: Vec<&mut Parameter> = b.iter_mut().collect();
+        clip_grad_norm(&mut pb, max_norm).unwrap();
+        separate.step(&mut pb).unwrap();
+        for (pa, pb) in a.iter().zip(&b) {
+            assert_eq!(pa.value, pb.value, "step {step}, {}", pa.name);
+        }
+    }
+    assert_eq!(fused.state(), separate.state());
+}
+
+#[test]
+fn clipping_inside_the_update_gives_the_same_bits_as_scaling_first() {
+    clip_inside_equals_clip_first(Box::new(Sgd::new(0.1)), Box::new(Sgd::new(0.1)));
+    let sgd = || Sgd::new(0.05).momentum(0.9).dampening(0.1).weight_decay(0.01);
+    clip_inside_equals_clip_first(Box::new(sgd()), Box::new(sgd()));
+    let nesterov = || Sgd::new(0.05).momentum(0.9).nesterov().weight_decay(0.01);
+    clip_inside_equals_clip_first(Box::new(nesterov()), Box::new(nesterov()));
+    let adam = || Adam::new(0.01).weight_decay(0.01);
+    clip_inside_equals_clip_first(Box::new(adam()), Box::new(adam()));
+    let amsgrad = || Adam::new(0.01).amsgrad();
+    clip_inside_equals_clip_first(Box::new(amsgrad()), Box::new(amsgrad()));
+    let adamw = || AdamW::new(0.01);
+    clip_inside_equals_clip_first(Box::new(adamw()), Box::new(adamw()));
+    let adamw_ams = || AdamW::new(0.01).amsgrad();
+    clip_inside_equals_clip_first(Box::new(adamw_ams()), Box::new(adamw_ams()));
+}
+
+#[test]
+fn a_gradient_scale_must_be_finite_and_not_negative() {
+    let mut p = scalar_param(1.0);
+    for bad in [-1.0, f32::NAN, f32::INFINITY] {
+        assert!(Sgd::new(0.1).step_scaled(&mut [&mut p], bad).is_err());
+        assert!(AdamW::new(0.1).step_scaled(&mut [&mut p], bad).is_err());
+    }
+    assert_eq!(p.value.data(), &[1.0], "a rejected step changes nothing");
+}
+
+#[test]
+fn the_clip_factor_is_one_within_the_bound() {
+    assert_eq!(autograd::schedule::clip_factor(3.0, 5.0).unwrap(), 1.0);
+    // 6.5 / (13 + 1e-6), rounded to f32.
+    let f = autograd::schedule::clip_factor(13.0, 6.5).unwrap();
+    assert_eq!(f, (6.5f64 / (13.0 + 1e-6)) as f32);
+    assert!(autograd::schedule::clip_factor(1.0, 0.0).is_err());
+}

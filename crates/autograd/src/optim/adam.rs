@@ -23,47 +23,79 @@ enum Amsgrad {
 /// The scalars of one Adam step.
 #[derive(Debug, Clone, Copy)]
 struct Hyper {
-    lr: f32,
     beta1: f32,
     beta2: f32,
     eps: f32,
     wd: f32,
-    decay: Decay,
+    /// `1 − γ·λ`, AdamW's decoupled decay factor.
+    decay_factor: f32,
     /// γ / (1 − β1^t).
     step_size: f32,
     /// √(1 − β2^t).
     correction2_sqrt: f32,
+    /// Applied to g first (gradient clipping; 1 otherwise).
+    grad_scale: f32,
 }
 
 impl Hyper {
-    /// The update of the doc comments on [`Adam`] / [`AdamW`] for a run of elements.
+    /// `m ← β1·m + (1 − β1)·g`, `v ← β2·v + (1 − β2)·g²`.
+    #[inline(always)]
+    fn moments(&self, g: f32, m: &mut f32, v: &mut f32) {
+        *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+        *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+    }
+
+    /// `θ ← θ − (γ / (1 − β1^t)) · m / (√v̂ / √(1 − β2^t) + ε)`.
+    #[inline(always)]
+    fn descend(&self, theta: &mut f32, m: f32, v_hat: f32) {
+        let denom = v_hat.sqrt() / self.correction2_sqrt + self.eps;
+        *theta -= self.step_size * m / denom;
+    }
+
+    /// The update of the doc comments on [`Adam`] / [`AdamW`] for a run of elements, one loop
+    /// per variant with no branch inside, so each auto-vectorises.
     fn update(
         &self,
+        decay: Decay,
         theta: &mut [f32],
         g: &[f32],
         m: &mut [f32],
         v: &mut [f32],
-        mut v_max: Option<&mut [f32]>,
+        v_max: Option<&mut [f32]>,
     ) {
-        for j in 0..theta.len() {
-            let g = match self.decay {
-                Decay::Coupled => g[j] + self.wd * theta[j],
-                Decay::Decoupled => {
-                    theta[j] *= 1.0 - self.lr * self.wd;
-                    g[j]
+        let s = self.grad_scale;
+        let elements = theta.iter_mut().zip(g).zip(m).zip(v);
+        match (decay, v_max) {
+            (Decay::Coupled, None) => {
+                for (((theta, &g), m), v) in elements {
+                    let g = g * s + self.wd * *theta;
+                    self.moments(g, m, v);
+                    self.descend(theta, *m, *v);
                 }
-            };
-            m[j] = self.beta1 * m[j] + (1.0 - self.beta1) * g;
-            v[j] = self.beta2 * v[j] + (1.0 - self.beta2) * g * g;
-            let v_hat = match v_max.as_deref_mut() {
-                Some(v_max) => {
-                    v_max[j] = v_max[j].max(v[j]);
-                    v_max[j]
+            }
+            (Decay::Decoupled, None) => {
+                for (((theta, &g), m), v) in elements {
+                    *theta *= self.decay_factor;
+                    self.moments(g * s, m, v);
+                    self.descend(theta, *m, *v);
                 }
-                None => v[j],
-            };
-            let denom = v_hat.sqrt() / self.correction2_sqrt + self.eps;
-            theta[j] -= self.step_size * m[j] / denom;
+            }
+            (Decay::Coupled, Some(v_max)) => {
+                for ((((theta, &g), m), v), v_max) in elements.zip(v_max) {
+                    let g = g * s + self.wd * *theta;
+                    self.moments(g, m, v);
+                    *v_max = v_max.max(*v);
+                    self.descend(theta, *m, *v_max);
+                }
+            }
+            (Decay::Decoupled, Some(v_max)) => {
+                for ((((theta, &g), m), v), v_max) in elements.zip(v_max) {
+                    *theta *= self.decay_factor;
+                    self.moments(g * s, m, v);
+                    *v_max = v_max.max(*v);
+                    self.descend(theta, *m, *v_max);
+                }
+            }
         }
     }
 }
@@ -109,13 +141,14 @@ impl AdamCore {
         }
     }
 
-    fn step(&mut self, params: &mut [&mut Parameter]) -> Result<()> {
+    fn step(&mut self, params: &mut [&mut Parameter], grad_scale: f32) -> Result<()> {
         let (beta1, beta2) = self.betas;
         check_range("adam lr", self.lr, 0.0, f32::MAX, "must be ≥ 0")?;
         check_range("adam beta1", beta1, 0.0, 0.999_999_9, "must be in [0, 1)")?;
         check_range("adam beta2", beta2, 0.0, 0.999_999_9, "must be in [0, 1)")?;
         check_range("adam eps", self.eps, 0.0, f32::MAX, "must be ≥ 0")?;
         check_range("adam weight_decay", self.weight_decay, 0.0, f32::MAX, "must be ≥ 0")?;
+        check_range("adam grad_scale", grad_scale, 0.0, f32::MAX, "must be finite and ≥ 0")?;
         self.slots.prepare(params, self.slot_names().len())?;
         self.step += 1;
         let (lr, eps, wd) = (self.lr, self.eps, self.weight_decay);
@@ -128,7 +161,10 @@ impl AdamCore {
         let [m_all, v_all, rest @ ..] = self.slots.buffers.as_mut_slice() else {
             return Err(AutogradError::OptimizerState("adam state lost its moment buffers".into()));
         };
-        let h = Hyper { lr, beta1, beta2, eps, wd, decay: self.decay, step_size, correction2_sqrt };
+        let decay_factor = 1.0 - lr * wd;
+        let h =
+            Hyper { beta1, beta2, eps, wd, decay_factor, step_size, correction2_sqrt, grad_scale };
+        let decay = self.decay;
         for (i, p) in params.iter_mut().enumerate() {
             let Parameter { value, grad, .. } = &mut **p;
             // Elementwise, so chunks in parallel give the same bits as one loop.
@@ -140,9 +176,11 @@ impl AdamCore {
                 .zip(v_all[i].data_mut().par_chunks_mut(CHUNK));
             match rest.first_mut() {
                 Some(v_max) => chunks.zip(v_max[i].data_mut().par_chunks_mut(CHUNK)).for_each(
-                    |((((theta, g), m), v), v_max)| h.update(theta, g, m, v, Some(v_max)),
+                    |((((theta, g), m), v), v_max)| h.update(decay, theta, g, m, v, Some(v_max)),
                 ),
-                None => chunks.for_each(|(((theta, g), m), v)| h.update(theta, g, m, v, None)),
+                None => {
+                    chunks.for_each(|(((theta, g), m), v)| h.update(decay, theta, g, m, v, None));
+                }
             }
         }
         Ok(())
@@ -173,9 +211,10 @@ impl AdamCore {
 }
 
 /// Adam (Kingma & Ba 2015) as `torch.optim.Adam` documents it. For each parameter θ with
-/// gradient g at step t ≥ 1, learning rate γ, betas (β1, β2), ε, weight decay λ:
+/// gradient g at step t ≥ 1, learning rate γ, betas (β1, β2), ε, weight decay λ (and the
+/// gradient scale s of [`Optimizer::step_scaled`], 1 for [`Optimizer::step`]):
 /// ```text
-/// g ← g + λ·θ                                   (if λ ≠ 0: L2 through the gradient)
+/// g ← s·g + λ·θ                                 (λ·θ if λ ≠ 0: L2 through the gradient)
 /// m ← β1·m + (1 − β1)·g                          (m, v start at 0)
 /// v ← β2·v + (1 − β2)·g²
 /// v̂_max ← max(v̂_max, v), and use it for v      (AMSGrad only)
@@ -189,8 +228,8 @@ pub struct Adam(AdamCore);
 /// AdamW (Loshchilov & Hutter 2019) as `torch.optim.AdamW` documents it: Adam without the
 /// gradient's L2 term, and instead a decoupled decay before the step:
 /// ```text
-/// θ ← θ − γ·λ·θ
-/// then Adam's m, v, (AMSGrad) and θ updates with the raw gradient g
+/// θ ← θ − γ·λ·θ                                 (computed as θ·(1 − γ·λ))
+/// then Adam's m, v, (AMSGrad) and θ updates with the gradient s·g (no L2 term)
 /// ```
 /// Defaults: β = (0.9, 0.999), ε = 1e-8, λ = 0.01 (PyTorch's AdamW default).
 #[derive(Debug, Clone)]
@@ -225,8 +264,12 @@ macro_rules! adam_builders {
         }
 
         impl Optimizer for $t {
-            fn step(&mut self, params: &mut [&mut Parameter]) -> Result<()> {
-                self.0.step(params)
+            fn step_scaled(
+                &mut self,
+                params: &mut [&mut Parameter],
+                grad_scale: f32,
+            ) -> Result<()> {
+                self.0.step(params, grad_scale)
             }
 
             fn lr(&self) -> f32 {

@@ -26,7 +26,20 @@ pub trait Optimizer: std::fmt::Debug + Send {
     /// [`AutogradError::OptimizerState`] when the parameters differ (names, count, shapes)
     /// from the ones of earlier steps; [`AutogradError::InvalidHyperParameter`] for settings
     /// PyTorch also rejects.
-    fn step(&mut self, params: &mut [&mut Parameter]) -> Result<()>;
+    fn step(&mut self, params: &mut [&mut Parameter]) -> Result<()> {
+        self.step_scaled(params, 1.0)
+    }
+
+    /// Updates every parameter as [`Optimizer::step`] would after `grad ← grad_scale · grad`,
+    /// without that separate pass: each element's `grad_scale · g` is formed inside the update
+    /// (the same f32 product, so the same bits) and `grad` itself is left unscaled. This is how
+    /// gradient-norm clipping reaches the update: `grad_scale` =
+    /// [`clip_factor`](crate::schedule::clip_factor), 1 when the norm is within bounds.
+    ///
+    /// # Errors
+    /// As [`Optimizer::step`]; [`AutogradError::InvalidHyperParameter`] unless `grad_scale` is
+    /// finite and ≥ 0.
+    fn step_scaled(&mut self, params: &mut [&mut Parameter], grad_scale: f32) -> Result<()>;
 
     /// The current learning rate.
     fn lr(&self) -> f32;
