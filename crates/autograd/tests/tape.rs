@@ -179,3 +179,79 @@ fn micro_batches_take_the_first_gradient_and_accumulate_the_rest() {
     }
     assert_eq!(w.grad.data(), &[6.0; 4]);
 }
+
+#[test]
+fn the_fused_check_gives_the_norm_and_names_the_same_culprit() {
+    // Lengths around the 8-block groups of 4096: a full group, a partial one, a tiny tensor.
+    let mut rng = tensor::Rng::new(5);
+    let mut params: Vec<Parameter> = [8 * 4096 + 5000, 4096 * 8, 3]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let mut p = Parameter::new(format!("p{i}"), Tensor::full(&[len], 0.5));
+            p.grad = Tensor::from_fn(&[len], |_| rng.uniform(-1.0, 1.0));
+            p
+        })
+        .collect();
+    let refs: Vec<&mut Parameter> = params.iter_mut().collect();
+    let norm = autograd::doctor::checked_grad_norm(&refs).unwrap();
+    assert_eq!(norm.to_bits(), autograd::schedule::grad_norm(&refs).to_bits());
+    // The blocks one after the other, as the definition reads.
+    let want: f64 = refs
+        .iter()
+        .map(|p| {
+            let blocks = p.grad.data().chunks(4096);
+            blocks.map(|b| b.iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>()).sum::<f64>()
+        })
+        .sum::<f64>()
+        .sqrt();
+    assert_eq!(norm.to_bits(), want.to_bits());
+    for (param, at, bad, what) in [
+        (0, 36_000, f32::NAN, "grad"),
+        (1, 7, f32::INFINITY, "value"),
+        (2, 2, f32::NEG_INFINITY, "grad"),
+    ] {
+        let mut params = params.clone();
+        let tensor = match what {
+            "grad" => &mut params[param].grad,
+            _ => &mut params[param].value,
+        };
+        tensor.data_mut()[at] = bad;
+        let refs: Vec<&mut Parameter> = params.iter_mut().collect();
+        let fused = autograd::doctor::checked_grad_norm(&refs).unwrap_err().to_string();
+        let separate =
+            autograd::doctor::check_parameters(refs.iter().map(|p| &**p)).unwrap_err().to_string();
+        assert_eq!(fused, separate);
+        assert!(fused.starts_with(&format!("p{param} ({what}): element {at}")), "{fused}");
+    }
+}
+
+#[test]
+fn a_reshape_hands_its_gradient_on_without_changing_it() {
+    // y = reshape(x) feeds a scale, and x also feeds a scale directly: x's gradient is the sum
+    // of both paths, whichever contribution arrives first; the reshape's own is handed on.
+    let x0 = Tensor::from_fn(&[2, 3, 2, 2], |i| i as f32 - 7.0);
+    let mut tape = Tape::new();
+    for step in 0..3 {
+        tape.reset();
+        let x = tape.leaf(x0.clone());
+        let flat = ops::flatten(&mut tape, x).unwrap();
+        assert_eq!(tape.value(flat).unwrap().dims(), &[2, 12]);
+        assert_eq!(tape.value(flat).unwrap().data(), x0.data());
+        let a = ops::scale(&mut tape, flat, 2.0).unwrap();
+        let a = ops::sum(&mut tape, a).unwrap();
+        let loss = if step == 2 {
+            let b = ops::scale(&mut tape, x, 3.0).unwrap();
+            let b = ops::sum(&mut tape, b).unwrap();
+            ops::add(&mut tape, a, b).unwrap()
+        } else {
+            a
+        };
+        tape.backward(loss).unwrap();
+        let dx = tape.grad(x).unwrap().expect("x reaches the loss");
+        assert_eq!(dx.dims(), x0.dims());
+        let want = if step == 2 { 5.0 } else { 2.0 };
+        assert!(dx.data().iter().all(|&g| g == want), "step {step}: {:?}", dx.data());
+        assert!(tape.grad(flat).unwrap().is_none(), "the reshape's gradient was handed on");
+    }
+}

@@ -135,11 +135,13 @@ impl Op {
 
     /// Sends `dy = ∂loss/∂(this node)` back to the inputs through the op's backward kernel
     /// (`node` is this node's index: a fused ReLU reads its mask from the node's own value).
+    /// `dy` is the node's gradient buffer, lent: a reshape hands it on to its input as that
+    /// input's gradient and leaves another buffer in its place (see `reshape::backward`).
     pub(crate) fn backward(
         self,
         tape: &mut Tape,
         node: usize,
-        dy: &Tensor,
+        dy: &mut Tensor,
         saved: &Saved,
     ) -> Result<()> {
         use conv2d::Epilogue;
@@ -165,7 +167,7 @@ impl Op {
             Op::Scale { x, factor } => scale::backward(tape, x, factor, dy),
             Op::Sum { x } => sum::backward_sum(tape, x, dy),
             Op::Mean { x } => sum::backward_mean(tape, x, dy),
-            Op::Reshape { x } => reshape::backward(tape, x, dy),
+            Op::Reshape { x } => reshape::backward(tape, node, x, dy),
             Op::Dropout { x } => dropout::backward(tape, x, dy, saved),
             Op::GlobalAvgPool2d { x } => global_avg_pool2d::backward(tape, x, dy),
             Op::BatchNorm2d { x, gamma, beta, eps, statistics } => {

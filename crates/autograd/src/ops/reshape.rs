@@ -1,7 +1,13 @@
 //! `reshape` / `flatten` on the tape: the same elements in the same order under a new shape.
 //! Backward: `dx` is `dy` read back under the input's shape.
+//!
+//! `tensor::Tensor` has no views (every kernel may assume it owns dense memory), so the forward
+//! copies the elements into the node's own buffer (in parallel chunks: a memory-bound pass).
+//! The backward copies nothing: `dy`'s buffer is relabelled with the input's shape and handed
+//! to the input as its gradient (see [`Tape::hand_on_gradient`]).
 
 use crate::ops::Op;
+use crate::tape::copy_into;
 use crate::{Result, Tape, Var};
 use tensor::{Tensor, TensorError};
 
@@ -23,9 +29,8 @@ pub fn reshape(tape: &mut Tape, x: Var, dims: &[usize]) -> Result<Var> {
             }
             .into());
         }
-        y.resize_for_overwrite(dims);
-        y.data_mut().copy_from_slice(src.data());
-        Ok(())
+        copy_into(src, y);
+        Ok(y.reshape_in_place(dims)?)
     })
 }
 
@@ -43,11 +48,8 @@ pub fn flatten(tape: &mut Tape, x: Var) -> Result<Var> {
     reshape(tape, x, &[n, rest])
 }
 
-pub(super) fn backward(tape: &mut Tape, x: usize, dy: &Tensor) -> Result<()> {
-    // forward only relabels the shape, so dx is dy relabelled back.
-    tape.contribute(x, |tape, dx| {
-        dx.resize_for_overwrite(tape.value_at(x).dims());
-        dx.data_mut().copy_from_slice(dy.data());
-        Ok(())
-    })
+/// forward only relabels the shape, so dx is dy relabelled back: `dy`'s buffer itself becomes
+/// the input's gradient (a copy only when the input already has one to add to).
+pub(super) fn backward(tape: &mut Tape, node: usize, x: usize, dy: &mut Tensor) -> Result<()> {
+    tape.hand_on_gradient(node, x, dy)
 }
