@@ -17,7 +17,7 @@ use augment::{Dataset, Pipeline, Split};
 use autograd::loss::{CrossEntropyOptions, softmax_cross_entropy};
 use autograd::nn::Module;
 use autograd::optim::{Adam, AdamW, Optimizer, Sgd};
-use autograd::schedule::{LrSchedule, Schedule, clip_grad_norm};
+use autograd::schedule::{LrSchedule, Schedule, clip_factor};
 use autograd::{AutogradError, Tape};
 use indicatif::{ProgressBar, ProgressStyle};
 use tensor::{Rng, Tensor};
@@ -341,14 +341,20 @@ impl Session {
         // list serves the whole update (each list is a few small allocations).
         let mut params = self.net.parameters_mut();
         tape.take_param_grads(&mut params)?;
-        if let Err(e) = autograd::doctor::check_parameters(params.iter().map(|p| &**p)) {
-            return Err(self.diverged(format!("{e} at epoch {}, step {step}", epoch + 1)));
-        }
+        // One pass over values and gradients: the doctor's NaN/Inf check and ‖g‖ for clipping.
+        let norm = match autograd::doctor::checked_grad_norm(&params) {
+            Ok(norm) => norm,
+            Err(e) => {
+                return Err(self.diverged(format!("{e} at epoch {}, step {step}", epoch + 1)));
+            }
+        };
         self.gradient_flow.record(&params);
-        if let Some(max_norm) = self.config.grad_clip {
-            clip_grad_norm(&mut params, max_norm)?;
-        }
-        self.opt.step(&mut params)?;
+        // Clipping scales each gradient inside the update (same bits as scaling it first).
+        let grad_scale = match self.config.grad_clip {
+            Some(max_norm) => clip_factor(norm, max_norm)?,
+            None => 1.0,
+        };
+        self.opt.step_scaled(&mut params, grad_scale)?;
         let s = &mut self.state;
         s.global_step += 1;
         s.step_in_epoch += 1;

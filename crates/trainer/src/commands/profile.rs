@@ -10,12 +10,13 @@ use autograd::Tape;
 use autograd::inspect::{LayerProfile, layer_profile};
 use autograd::loss::{CrossEntropyOptions, softmax_cross_entropy};
 use autograd::nn::Module;
-use autograd::schedule::clip_grad_norm;
+use autograd::schedule::clip_factor;
 use clap::Args;
 use tensor::{Rng, Tensor};
 
 use super::set_threads;
 use crate::config::{Architecture, Preset, TrainConfig};
+use crate::doctor::GradientFlow;
 use crate::exit::Failure;
 use crate::model::Network;
 use crate::train;
@@ -46,12 +47,17 @@ pub struct ProfileArgs {
     pub threads: Option<usize>,
 }
 
-/// Where one step's time went outside the tape.
-#[derive(Default)]
+/// Where one step's time went outside the tape: the same calls, in the same order, as the
+/// training loop's step (`train.rs`).
+#[derive(Default, Clone, Copy)]
 struct Outside {
-    /// take_param_grads + clipping.
-    gradients: Duration,
-    /// The optimiser update.
+    /// `take_param_grads`: the tape's gradient buffers swapped into the parameters.
+    handover: Duration,
+    /// `doctor::checked_grad_norm`: the NaN/Inf check of values and gradients, and ‖g‖.
+    check: Duration,
+    /// The gradient-flow record (which parameters got a non-zero gradient).
+    flow: Duration,
+    /// The optimiser update, with the clipping factor applied inside it.
     optimizer: Duration,
 }
 
@@ -81,6 +87,7 @@ pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
     let mut tape = Tape::new();
 
     let mut outside = Outside::default();
+    let mut flow = GradientFlow::default();
     let mut run_step = |tape: &mut Tape, outside: &mut Outside, step: u64| -> anyhow::Result<()> {
         net.set_step(step);
         tape.reset();
@@ -91,13 +98,20 @@ pub fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
         let start = Instant::now();
         let mut params = net.parameters_mut();
         tape.take_param_grads(&mut params)?;
-        if let Some(max_norm) = config.grad_clip {
-            clip_grad_norm(&mut params, max_norm)?;
-        }
-        let between = Instant::now();
-        opt.step(&mut params)?;
-        outside.gradients += between - start;
-        outside.optimizer += between.elapsed();
+        let handed = Instant::now();
+        let norm = autograd::doctor::checked_grad_norm(&params)?;
+        let checked = Instant::now();
+        flow.record(&params);
+        let recorded = Instant::now();
+        let grad_scale = match config.grad_clip {
+            Some(max_norm) => clip_factor(norm, max_norm)?,
+            None => 1.0,
+        };
+        opt.step_scaled(&mut params, grad_scale)?;
+        outside.handover += handed - start;
+        outside.check += checked - handed;
+        outside.flow += recorded - checked;
+        outside.optimizer += recorded.elapsed();
         Ok(())
     };
     // Warm-up: buffers allocated, caches filled. Two steps, because `take_param_grads` swaps each
@@ -175,12 +189,15 @@ fn print_table(
         share(param_time)
     );
     let tape: Duration = layers.iter().map(LayerProfile::total).sum();
-    let rest = wall.saturating_sub(tape + outside.gradients + outside.optimizer);
+    let Outside { handover, check, flow, optimizer } = *outside;
+    let rest = wall.saturating_sub(tape + handover + check + flow + optimizer);
     println!();
     for (what, d) in [
         ("all tape ops (rows above)", tape),
-        ("gradients to parameters, clipping", outside.gradients),
-        ("optimizer step", outside.optimizer),
+        ("gradients to parameters (buffer swap)", handover),
+        ("NaN/Inf check of values and gradients, ‖g‖", check),
+        ("gradient-flow record", flow),
+        ("optimizer step (clipping factor inside)", optimizer),
         ("everything else (tape bookkeeping, loop)", rest),
     ] {
         println!("      {what:<46} {:>9.3} ms {:>6.1}%", ms(d, steps), share(d));
