@@ -99,6 +99,10 @@ pub(super) struct PaddedGrid {
     pub out_w: usize,
     /// Images side by side on the grid (1 unless made by [`PaddedGrid::side_by_side`]).
     pub images: usize,
+    /// Whether the GEMMs may also take the output columns in runs when OW is not a whole
+    /// number of vectors ([`PaddedGrid::in_runs`]). The forward sets it; the backward does not,
+    /// so its `dW` keeps summing over the grid columns (and its blocking of that sum).
+    pub ragged_runs: bool,
 }
 
 impl PaddedGrid {
@@ -137,11 +141,22 @@ impl PaddedGrid {
     /// each output row is one run of the implicit im2col's columns ([`Runs`]) that the
     /// micro-kernel still reads in place, and the border columns between rows (one in every
     /// `W + pad`: 1 087 computed for 1 024 pixels at 16×16, four images side by side) are
-    /// skipped, and the backward's `dW` GEMM sums over the real pixels only. Other widths
-    /// (56×56 with AVX-512) compute every grid column. (The direct weight-gradient kernel for
-    /// few output channels, `weight_grad`, always runs over the grid columns.)
+    /// skipped, and the backward's `dW` GEMM sums over the real pixels only.
+    ///
+    /// With [`PaddedGrid::ragged_runs`] (the forward) a single image whose rows are at least a
+    /// vector wide and do not overlap (`OW ≤ Wp`) is taken in runs too: the runs then lie in
+    /// order on the grid, and the micro-kernel reads a vector that crosses from one output row
+    /// into the next as two loads (`gemm::Runs`). At 56×56 with AVX-512 (OW = 3½ vectors) the
+    /// forward GEMM computes the 3 136 pixels instead of 3 191 grid columns (3 200 with the
+    /// last partial micro-panel). Other grids compute every grid column. (The direct
+    /// weight-gradient kernel for few output channels, `weight_grad`, always runs over the
+    /// grid columns.)
     pub fn in_runs(&self) -> bool {
         self.out_w.is_multiple_of(IN_PLACE_RUN)
+            || (self.ragged_runs
+                && self.images == 1
+                && self.out_w >= IN_PLACE_RUN
+                && self.out_w <= self.pitch())
     }
 
     /// The columns of the GEMMs that produce this grid's outputs: the real pixels, image after

@@ -171,7 +171,14 @@ impl Geometry {
             out_h: self.out_h,
             out_w: self.out_w,
             images: 1,
+            ragged_runs: false,
         })
+    }
+
+    /// [`Geometry::padded_grid`] for a forward pass: its GEMM may take the output columns in
+    /// runs that are not whole vectors ([`PaddedGrid::in_runs`]).
+    fn forward_grid(&self, p: Conv2dParams) -> Option<PaddedGrid> {
+        self.padded_grid(p).map(|grid| PaddedGrid { ragged_runs: true, ..grid })
     }
 
     fn im2col(&self, p: Conv2dParams) -> Im2col {
@@ -302,7 +309,7 @@ pub fn forward_relu_pool_into(
     let (y, argmax) = (y.data_mut(), argmax.as_mut_slice());
     let (image_len, pooled_len) = (g.x.c * g.x.h * g.x.w, g.w.n * pooled_hw.0 * pooled_hw.1);
     let c_out = g.w.n;
-    match g.padded_grid(p) {
+    match g.forward_grid(p) {
         Some(grid) => with_grids(&grid, g.x.c, g.x.n, |grids| {
             let per_grid = grids.full.images;
             let conv_len = c_out * g.out_h * g.out_w;
@@ -382,7 +389,7 @@ fn forward_activated(
     check_bias(op, &g, w, b)?;
     y.resize_for_overwrite(&g.y_dims());
     let (x, w, b, y) = (x.data(), w.data(), b.map(Tensor::data), y.data_mut());
-    match g.padded_grid(p) {
+    match g.forward_grid(p) {
         Some(grid) => implicit_gemm_forward(&grid, g.x.c, x, w, b, activation, y),
         None => im2col_gemm_forward(&g.im2col(p), x, w, b, activation, y),
     }

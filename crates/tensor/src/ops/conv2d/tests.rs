@@ -782,7 +782,17 @@ fn channels_last_transposes_the_padded_planes() {
     for (channels, h, w, images) in
         [(1, 1, 1, 1), (7, 3, 5, 2), (8, 16, 16, 4), (9, 7, 2, 3), (17, 9, 13, 1)]
     {
-        let grid = PaddedGrid { h, w, kh: 3, kw: 3, padding: 1, out_h: h, out_w: w, images };
+        let grid = PaddedGrid {
+            h,
+            w,
+            kh: 3,
+            kw: 3,
+            padding: 1,
+            out_h: h,
+            out_w: w,
+            images,
+            ragged_runs: false,
+        };
         let plane = grid.plane();
         let xp: Vec<f32> = (0..channels * plane).map(|i| i as f32).collect();
         let mut xt = vec![f32::NAN; xp.len()];
@@ -816,4 +826,47 @@ fn channels_last_gradients_are_bit_identical_on_one_and_two_threads() {
     assert_eq!(bits(&g1.dw), bits(&g2.dw));
     assert_eq!(bits(&g1.db), bits(&g2.db));
     assert_eq!(bits(g1.dx.as_ref().expect("computed")), bits(g2.dx.as_ref().expect("computed")));
+}
+
+/// The forward's GEMM over the real pixels in runs that are not whole vectors (OW = 17, 23, 56:
+/// vectors crossing from one output row into the next, at every split) gives the bits of the
+/// GEMM over every grid column, and both equal the reference; with and without bias and ReLU,
+/// one image and several.
+#[test]
+fn ragged_runs_give_the_bits_of_the_grid_columns() {
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    for (n, c_in, c_out, h, w) in [
+        (1, 3, 9, 5, IN_PLACE_RUN + 1),
+        (2, 2, 8, 45, IN_PLACE_RUN + IN_PLACE_RUN / 2 - 1),
+        (3, 4, 16, 20, 56),
+        (1, 1, 1, 7, 2 * IN_PLACE_RUN + 3),
+    ] {
+        let case =
+            Conv2dCase::new(Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, 3, 3), p, 3)
+                .expect("fits");
+        let (x, w, b, _) = tensors(&case);
+        let g = geometry("test", &x, &w, p).expect("valid");
+        let grid = g.forward_grid(p).expect("stride 1");
+        let columns = g.padded_grid(p).expect("stride 1");
+        let per_grid = images_per_grid(&grid).min(n);
+        assert!(grid.side_by_side(per_grid).in_runs() || per_grid > 1, "{n}x{h}x{}", g.x.w);
+        assert!(!columns.in_runs());
+        for (bias, activation) in [
+            (None, Activation::Identity),
+            (None, Activation::Relu),
+            (Some(b.data()), Activation::Identity),
+            (Some(b.data()), Activation::Relu),
+        ] {
+            let run = |grid: &PaddedGrid| {
+                let mut y = vec![f32::NAN; case.y_shape().len()];
+                implicit_gemm_forward(grid, c_in, x.data(), w.data(), bias, activation, &mut y)
+                    .expect("valid");
+                y
+            };
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let (ragged, plain) = (run(&grid), run(&columns));
+            assert_eq!(bits(&ragged), bits(&plain), "{n}x{c_in}x{h}x{} {activation:?}", g.x.w);
+        }
+        check_forward(&case).expect("equals the reference");
+    }
 }

@@ -62,6 +62,43 @@ pub(super) fn tile_in_place(
     rank_one_updates(a, steps, tile);
 }
 
+/// One vector of a step of an in-place B micro-panel whose columns lie in runs, as offsets from
+/// the step's start: lanes `< split` are read from `lo..`, lanes `≥ split` from `hi..`. A vector
+/// inside one run has `split = LANES` (and `hi = lo`); one that crosses from a run into the next
+/// takes its first `split` columns from the end of the first run and the rest from the start of
+/// the next, `hi` being that start minus `split`, so that lane `l ≥ split` of the load at `hi`
+/// is the next run's column `l − split`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Crossing {
+    pub lo: usize,
+    pub hi: usize,
+    pub split: usize,
+}
+
+/// [`tile_in_place`] for a tile whose vectors may cross from one run of B's columns into the
+/// next ([`Crossing`]): each such vector is two loads, merged lane by lane (the lanes below
+/// `split` from the first). The values reaching each lane, and their order, are those of a
+/// packed B, so the tile has the same bits.
+pub(super) fn tile_in_place_crossing(
+    a: &[f32],
+    b: &[f32],
+    starts: &[usize],
+    vectors: [Crossing; VECS],
+    tile: &mut [[f32; NR]; MR],
+) {
+    // first[v]: all-ones in the lanes that come from `lo`.
+    let lane: [f32; LANES] = std::array::from_fn(|l| l as f32);
+    let first = vectors.map(|x| Lanes::new(lane).simd_lt(Lanes::splat(x.split as f32)));
+    let load = |at: usize| Lanes::new(b[at..at + LANES].try_into().expect("a slice of LANES"));
+    let steps = starts.iter().map(|&start| {
+        std::array::from_fn(|v| {
+            let Crossing { lo, hi, .. } = vectors[v];
+            first[v].select(load(start + lo), load(start + hi))
+        })
+    });
+    rank_one_updates(a, steps, tile);
+}
+
 /// `tile = Σ_p a_p ⊗ b_p` over the steps of the packed A micro-panel `a` (`[kc][MR]`) and the
 /// B rows `b_steps` (VECS vectors = NR floats each, as many as A has steps).
 #[inline(always)]

@@ -24,7 +24,7 @@
 //! Packing buffers are thread-local and only grow, so a steady stream of GEMMs allocates nothing
 //! but, when C is split into column ranges, one small table of row slices per call.
 
-use super::kernel::{self, LANES, MR, NR, VECS};
+use super::kernel::{self, Crossing, LANES, MR, NR, VECS};
 use super::pack::{self, MatRef};
 use super::{Accumulate, GemmDims, Operand, Runs, Threads};
 use rayon::prelude::*;
@@ -204,11 +204,10 @@ fn nest(
     // 2×288, not 512 + 64): a short block pays a full C load/store for few rank-1 updates.
     // (KC_IN_PLACE instead of KC when B is read in place.) This depends on k and the operand
     // kinds alone, so the summation order stays independent of the thread count.
-    // op(B) with its rows at offsets (conv2d's implicit im2col) is read in place, panel by panel.
-    // Runs shorter than a vector, or not a whole number of vectors, are packed like any B.
-    let shifted = bt
-        .shifted_rows()
-        .filter(|&(_, _, runs)| runs.is_none_or(|runs: Runs| runs.len.is_multiple_of(LANES)));
+    // op(B) with its rows at offsets (conv2d's implicit im2col) is read in place, panel by panel,
+    // and so are its columns in runs when the kernel can load them (`Runs::in_place`); other
+    // runs are packed like any B.
+    let shifted = bt.shifted_rows().filter(|&(_, _, runs)| runs.is_none_or(Runs::in_place));
     let kc_max = if shifted.is_some() { KC_IN_PLACE } else { KC };
     let kc_step = k.div_ceil(k.div_ceil(kc_max));
     with_buffer(&B_PACK, |b_buf| {
@@ -301,17 +300,45 @@ impl BPanels<'_> {
             BPanels::Packed(b) => kernel::tile(a_panel, &b[jr * NR * kc..][..NR * kc], tile),
             BPanels::InPlace { data, starts, runs, col0, whole, tail } => {
                 if jr < whole {
-                    let col = |v: usize| {
-                        let c = col0 + jr * NR + v * LANES;
-                        runs.map_or(c, |runs| runs.offset(c))
-                    };
-                    let cols: [usize; VECS] = std::array::from_fn(col);
-                    kernel::tile_in_place(a_panel, data, starts, cols, tile);
+                    let first = col0 + jr * NR;
+                    let col = |v: usize| first + v * LANES;
+                    match runs {
+                        None => {
+                            let cols: [usize; VECS] = std::array::from_fn(col);
+                            kernel::tile_in_place(a_panel, data, starts, cols, tile);
+                        }
+                        Some(runs) => {
+                            let vectors: [Crossing; VECS] =
+                                std::array::from_fn(|v| crossing(runs, col(v)));
+                            if vectors.iter().all(|x| x.split == LANES) {
+                                let cols = vectors.map(|x| x.lo);
+                                kernel::tile_in_place(a_panel, data, starts, cols, tile);
+                            } else {
+                                kernel::tile_in_place_crossing(
+                                    a_panel, data, starts, vectors, tile,
+                                );
+                            }
+                        }
+                    }
                 } else {
                     kernel::tile(a_panel, tail, tile);
                 }
             }
         }
+    }
+}
+
+/// Where the vector of LANES columns from column `c` lies in `runs` (a whole panel's vector, so
+/// every one of its columns exists): inside one run, or across the end of one run and the
+/// start of the next, which [`Runs::in_place`] guarantees lies after it.
+fn crossing(runs: Runs, c: usize) -> Crossing {
+    let (run, u) = (c / runs.len, c % runs.len);
+    let lo = runs.starts[run] + u;
+    let split = runs.len - u;
+    if split >= LANES {
+        Crossing { lo, hi: lo, split: LANES }
+    } else {
+        Crossing { lo, hi: runs.starts[run + 1] - split, split }
     }
 }
 

@@ -119,8 +119,10 @@ pub enum RowStarts<'a> {
 /// columns, run `s` (columns `s·len..(s + 1)·len`, the last one possibly shorter) beginning
 /// `starts[s]` floats after the row's start. Column `c` is at offset `starts[c / len] + c % len`.
 ///
-/// When op(B) = B is given this way and `len` is a multiple of [`IN_PLACE_RUN`], the
-/// micro-kernel still reads B where it lies, one vector at a time; otherwise it is packed.
+/// When op(B) = B is given this way the micro-kernel still reads B where it lies, one vector at
+/// a time, if `len` is a multiple of [`IN_PLACE_RUN`], or if the runs are at least that long and
+/// lie in order without overlapping (`starts[s + 1] ≥ starts[s] + len`): a vector that crosses
+/// from one run into the next is then two loads, merged. Other runs are packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Runs<'a> {
     /// Columns per run (at least 1).
@@ -133,6 +135,15 @@ impl Runs<'_> {
     /// Offset of column `c` from its row's start.
     fn offset(&self, c: usize) -> usize {
         self.starts[c / self.len] + c % self.len
+    }
+
+    /// Whether the micro-kernel reads op(B) = B in these runs in place (see [`Runs`]): whole
+    /// vectors, or runs of at least a vector in order, so that a vector crossing the end of a
+    /// run reads only that run and the next (and never starts before the row's start).
+    fn in_place(self) -> bool {
+        self.len.is_multiple_of(IN_PLACE_RUN)
+            || (self.len >= IN_PLACE_RUN
+                && self.starts.windows(2).all(|w| w[1] >= w[0].saturating_add(self.len)))
     }
 
     /// One past the largest offset of a row of `cols` columns.
