@@ -850,7 +850,8 @@ fn ragged_runs_give_the_bits_of_the_grid_columns() {
         let columns = g.padded_grid(p).expect("stride 1");
         let per_grid = images_per_grid(&grid).min(n);
         assert!(grid.side_by_side(per_grid).in_runs() || per_grid > 1, "{n}x{h}x{}", g.x.w);
-        assert!(!columns.in_runs());
+        // (56 is a whole number of vectors without AVX-512: both grids are in runs then.)
+        assert!(!columns.in_runs() || g.out_w.is_multiple_of(IN_PLACE_RUN));
         for (bias, activation) in [
             (None, Activation::Identity),
             (None, Activation::Relu),
