@@ -1,6 +1,7 @@
 //! The per-layer profile: its times account for the whole measured step, and its shapes and
 //! FLOP counts are those of the layers.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use autograd::Tape;
@@ -50,27 +51,46 @@ fn batch() -> (Tensor, Vec<usize>) {
     (images, (0..N).map(|i| i % 3).collect())
 }
 
+/// The two tests share the machine's cores; the timing test must not run beside the other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// The per-node times are measured inside the step, so they can only miss the tape's own
 /// bookkeeping between nodes: over a few steps they must cover at least 90 % of the wall time,
 /// and (timers nest) never more than all of it.
+///
+/// The upper bound holds on every round. The lower one is a timing, and a shared machine can
+/// stop the process between two nodes (CI once saw 87 % over a 6 ms round), so it must hold in
+/// at least one of a few rounds: a profiler that stopped timing some node's forward or backward
+/// misses the same share in every round and still fails.
 #[test]
 fn per_op_times_sum_to_the_step_time_within_ten_percent() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let (images, labels) = batch();
     let mut model = net();
     let mut tape = Tape::new();
     step(&mut model, &mut tape, &images, &labels); // warm-up: buffers allocated
-    tape.start_profiling();
-    let steps = 5;
-    let wall: Duration = (0..steps).map(|_| step(&mut model, &mut tape, &images, &labels)).sum();
-    let layers = layer_profile(&tape).expect("profiling is on");
-    let measured: Duration = layers.iter().map(|l| l.total()).sum();
-    let ratio = measured.as_secs_f64() / wall.as_secs_f64();
-    assert!((0.9..=1.0001).contains(&ratio), "per-op {measured:?} vs step {wall:?}");
-    assert!(layers.iter().all(|l| l.calls == steps));
+    let (steps, rounds) = (5, 8);
+    let mut ratios = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        tape.start_profiling();
+        let wall: Duration =
+            (0..steps).map(|_| step(&mut model, &mut tape, &images, &labels)).sum();
+        let layers = layer_profile(&tape).expect("profiling is on");
+        assert!(layers.iter().all(|l| l.calls == steps));
+        let measured: Duration = layers.iter().map(|l| l.total()).sum();
+        let ratio = measured.as_secs_f64() / wall.as_secs_f64();
+        assert!(ratio <= 1.0001, "per-op {measured:?} is more than the step's {wall:?}");
+        ratios.push(ratio);
+        if ratio >= 0.9 {
+            return;
+        }
+    }
+    panic!("per-op times covered only {ratios:.3?} of the step in {rounds} rounds, never 90 %");
 }
 
 #[test]
 fn shapes_and_flops_are_those_of_the_layers() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let (images, labels) = batch();
     let mut model = net();
     let mut tape = Tape::new();
