@@ -126,15 +126,8 @@ impl Split {
                 format!("fractions {f:?} must be >= 0 and sum to 1"),
             ));
         }
-        // group name → its samples; a group belongs to the class of its first sample.
-        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, s) in ds.samples.iter().enumerate() {
-            groups.entry(&s.group).or_default().push(i);
-        }
         let mut split = Self::default();
-        for class in 0..ds.classes.len() {
-            let mut members: Vec<&Vec<usize>> =
-                groups.values().filter(|idx| ds.samples[idx[0]].class == class).collect();
+        for (class, mut members) in groups_by_class(ds, 0..ds.len()).into_iter().enumerate() {
             Rng::keyed(seed, &[class as u64]).shuffle(&mut members);
             let total: usize = members.iter().map(|m| m.len()).sum();
             let mut counts = [0usize; 3];
@@ -144,7 +137,7 @@ impl Split {
                 let part =
                     (0..3).fold(0, |best, p| if deficit(p) > deficit(best) { p } else { best });
                 counts[part] += m.len();
-                split.part_mut([Part::Train, Part::Val, Part::Test][part]).extend(m);
+                split.part_mut([Part::Train, Part::Val, Part::Test][part]).extend(&m);
             }
         }
         for part in [&mut split.train, &mut split.val, &mut split.test] {
@@ -176,15 +169,9 @@ impl Split {
                 format!("fold {fold} of {folds}: needs at least 2 folds and fold < folds"),
             ));
         }
-        // group name → its training-or-validation samples; the class is its first sample's.
-        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for &i in self.train.iter().chain(&self.val) {
-            groups.entry(&ds.samples[i].group).or_default().push(i);
-        }
         let mut out = Self { test: self.test.clone(), ..Self::default() };
-        for class in 0..ds.classes.len() {
-            let mut members: Vec<&Vec<usize>> =
-                groups.values().filter(|idx| ds.samples[idx[0]].class == class).collect();
+        let train_and_val = self.train.iter().chain(&self.val).copied();
+        for (class, mut members) in groups_by_class(ds, train_and_val).into_iter().enumerate() {
             Rng::keyed(seed, &[class as u64]).shuffle(&mut members);
             // Largest groups first (a stable sort keeps the shuffled order among equals), so
             // the small ones even out the folds at the end.
@@ -193,7 +180,7 @@ impl Split {
             for m in members {
                 let f = (0..folds).min_by_key(|&f| (counts[f], f)).expect("folds >= 2");
                 counts[f] += m.len();
-                if f == fold { &mut out.val } else { &mut out.train }.extend(m);
+                if f == fold { &mut out.val } else { &mut out.train }.extend(&m);
             }
         }
         out.train.sort_unstable();
@@ -220,14 +207,10 @@ impl Split {
         if fraction == 1.0 {
             return Ok(self.clone());
         }
-        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for &i in &self.train {
-            groups.entry(&ds.samples[i].group).or_default().push(i);
-        }
         let mut train = Vec::new();
-        for class in 0..ds.classes.len() {
-            let mut members: Vec<&Vec<usize>> =
-                groups.values().filter(|idx| ds.samples[idx[0]].class == class).collect();
+        for (class, mut members) in
+            groups_by_class(ds, self.train.iter().copied()).into_iter().enumerate()
+        {
             Rng::keyed(seed, &[THIN_STREAM, class as u64]).shuffle(&mut members);
             let total: usize = members.iter().map(|m| m.len()).sum();
             let wanted = (fraction * total as f32).round().max(1.0) as usize;
@@ -237,7 +220,7 @@ impl Split {
                     break;
                 }
                 kept += m.len();
-                train.extend(m);
+                train.extend(&m);
             }
         }
         train.sort_unstable();
@@ -260,6 +243,22 @@ impl Split {
             Part::Test => &mut self.test,
         }
     }
+}
+
+/// The given samples gathered into groups, and the groups by class: `result[class]` lists that
+/// class's groups in the order of their names, each group as its samples in the order given.
+/// A group belongs to the class of its first sample (a group is one object, so one class).
+/// All three splits deal out these lists, each after its own seeded shuffle.
+fn groups_by_class(ds: &Dataset, samples: impl IntoIterator<Item = usize>) -> Vec<Vec<Vec<usize>>> {
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for i in samples {
+        groups.entry(&ds.samples[i].group).or_default().push(i);
+    }
+    let mut by_class = vec![Vec::new(); ds.classes.len()];
+    for members in groups.into_values() {
+        by_class[ds.samples[members[0]].class].push(members);
+    }
+    by_class
 }
 
 #[cfg(test)]
