@@ -6,6 +6,9 @@
 //! [`photo`] (crop and edits), [`render`] (the planet renderer), [`split`] (groups and split),
 //! [`manifest`] (the shipped table and its check), [`build`] (putting it together), and
 //! [`packages`] (getting the inputs). `data/README.md` describes the result.
+//!
+//! [`outside`] builds `data/outside`, a few real photos from two other packages for judging a
+//! trained model on images made elsewhere.
 
 #![forbid(unsafe_code)]
 
@@ -14,6 +17,7 @@ pub mod csv;
 pub mod error;
 pub mod labels;
 pub mod manifest;
+pub mod outside;
 pub mod packages;
 pub mod photo;
 pub mod render;
@@ -23,5 +27,9 @@ pub mod textures_json;
 pub use build::{BuildConfig, BuildReport, build};
 pub use error::DatasetError;
 pub use manifest::{CLASSES, COLUMNS, ManifestRow, read_manifest, verify};
-pub use packages::{KSTARS_DATA, STELLARIUM_DATA, Sources, fetch_and_unpack, locate_unpacked};
+pub use outside::{OUTSIDE_PACKAGES, OutsideConfig, build_outside, read_outside_labels};
+pub use packages::{
+    KSTARS_DATA, MATE_SCREENSAVER_COMMON, MUNIPACK_DOC, STELLARIUM_DATA, Sources, fetch_and_unpack,
+    fetch_and_unpack_one, locate_share_dir, locate_unpacked,
+};
 pub use split::Split;

@@ -1,5 +1,7 @@
-//! The two Debian packages the data set is built from: pinned versions and SHA-256, fetching
+//! The Debian packages the data sets are built from: pinned versions and SHA-256, fetching
 //! with `apt-get download`, unpacking with `dpkg-deb -x`, and finding the folders we read.
+//! `data/hubble` comes from [`STELLARIUM_DATA`] and [`KSTARS_DATA`]; the outside check set
+//! `data/outside` ([`crate::outside`]) from [`MATE_SCREENSAVER_COMMON`] and [`MUNIPACK_DOC`].
 //!
 //! The builder shells out to Debian's own tools instead of reading `ar` + `tar.xz` itself: they
 //! are present on every Debian/Ubuntu machine, and a missing tool gives a clear error that points
@@ -46,6 +48,24 @@ pub const KSTARS_DATA: PinnedPackage = PinnedPackage {
     share_dir: "usr/share/kstars",
 };
 
+/// MATE's screensaver backgrounds: the "cosmos" slideshow of Hubble and NASA photos.
+pub const MATE_SCREENSAVER_COMMON: PinnedPackage = PinnedPackage {
+    name: "mate-screensaver-common",
+    version: "1.26.1-1+deb12u1",
+    deb_file: "mate-screensaver-common_1.26.1-1+deb12u1_all.deb",
+    sha256: "4882a5d2ade33bad2848d1cfbec0007847b44d182e315886a76a143f80eba81a",
+    share_dir: "usr/share/backgrounds/cosmos",
+};
+
+/// The manual of munipack (photometry software), illustrated with its author's own CCD frames.
+pub const MUNIPACK_DOC: PinnedPackage = PinnedPackage {
+    name: "munipack-doc",
+    version: "0.6.1-1",
+    deb_file: "munipack-doc_0.6.1-1_all.deb",
+    sha256: "a249071d3ba6224f7ad2647a2a36992f4bf7abf871c9edfb4dd1fec5162242f0",
+    share_dir: "usr/share/doc/munipack",
+};
+
 /// Where the unpacked packages' data folders are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sources {
@@ -63,19 +83,28 @@ pub struct Sources {
 /// # Errors
 /// [`DatasetError::MissingInput`] if a package's folder is in neither place.
 pub fn locate_unpacked(dir: &Path) -> Result<Sources, DatasetError> {
-    let find = |p: &PinnedPackage| -> Result<PathBuf, DatasetError> {
-        [dir.join(p.share_dir), dir.join(p.name).join(p.share_dir)]
-            .into_iter()
-            .find(|c| c.is_dir())
-            .ok_or_else(|| DatasetError::MissingInput {
-                path: dir.join(p.share_dir),
-                what: format!(
-                    "the unpacked {} {} (also looked in {}/{})",
-                    p.name, p.version, p.name, p.share_dir
-                ),
-            })
-    };
-    Ok(Sources { stellarium: find(&STELLARIUM_DATA)?, kstars: find(&KSTARS_DATA)? })
+    Ok(Sources {
+        stellarium: locate_share_dir(dir, &STELLARIUM_DATA)?,
+        kstars: locate_share_dir(dir, &KSTARS_DATA)?,
+    })
+}
+
+/// One package's data folder under `dir`: `dir/<share_dir>` or `dir/<name>/<share_dir>` (the
+/// two layouts of [`locate_unpacked`]).
+///
+/// # Errors
+/// [`DatasetError::MissingInput`] if it is in neither place.
+pub fn locate_share_dir(dir: &Path, p: &PinnedPackage) -> Result<PathBuf, DatasetError> {
+    [dir.join(p.share_dir), dir.join(p.name).join(p.share_dir)]
+        .into_iter()
+        .find(|c| c.is_dir())
+        .ok_or_else(|| DatasetError::MissingInput {
+            path: dir.join(p.share_dir),
+            what: format!(
+                "the unpacked {} {} (also looked in {}/{})",
+                p.name, p.version, p.name, p.share_dir
+            ),
+        })
 }
 
 /// SHA-256 of a file, as lower-case hex.
@@ -155,27 +184,38 @@ pub fn fetch(p: &PinnedPackage, cache: &Path) -> Result<PathBuf, DatasetError> {
     Ok(deb)
 }
 
-/// Fetches (see [`fetch`]) and unpacks both packages into `cache/unpacked/<name>/`, skipping the
-/// unpacking when a marker from an earlier run says it is done, and returns their folders.
+/// Fetches (see [`fetch`]) and unpacks both of `data/hubble`'s packages into
+/// `cache/unpacked/<name>/` (see [`fetch_and_unpack_one`]) and returns their folders.
 ///
 /// # Errors
-/// As [`fetch`], plus [`DatasetError::MissingTool`] without `dpkg-deb`.
+/// As [`fetch_and_unpack_one`].
 pub fn fetch_and_unpack(cache: &Path) -> Result<Sources, DatasetError> {
+    Ok(Sources {
+        stellarium: fetch_and_unpack_one(&STELLARIUM_DATA, cache)?,
+        kstars: fetch_and_unpack_one(&KSTARS_DATA, cache)?,
+    })
+}
+
+/// Fetches (see [`fetch`]) and unpacks one package into `cache/unpacked/<name>/`, skipping the
+/// unpacking when a marker from an earlier run says it is done, and returns its data folder
+/// (`…/<name>/<share_dir>`).
+///
+/// # Errors
+/// As [`fetch`], plus [`DatasetError::MissingTool`] without `dpkg-deb` and
+/// [`DatasetError::MissingInput`] if the package lacks its data folder.
+pub fn fetch_and_unpack_one(p: &PinnedPackage, cache: &Path) -> Result<PathBuf, DatasetError> {
     let unpacked = cache.join("unpacked");
-    for p in [STELLARIUM_DATA, KSTARS_DATA] {
-        let deb = fetch(&p, cache)?;
-        let dest = unpacked.join(p.name);
-        let marker = dest.join(format!(".unpacked-{}", p.sha256));
-        if marker.is_file() {
-            continue;
-        }
+    let deb = fetch(p, cache)?;
+    let dest = unpacked.join(p.name);
+    let marker = dest.join(format!(".unpacked-{}", p.sha256));
+    if !marker.is_file() {
         std::fs::create_dir_all(&dest).map_err(|e| DatasetError::io(&dest, e))?;
         let mut cmd = Command::new("dpkg-deb");
         cmd.arg("-x").arg(&deb).arg(&dest);
         run(cmd, "dpkg-deb", "unpacking the downloaded .deb files")?;
         std::fs::write(&marker, p.version).map_err(|e| DatasetError::io(&marker, e))?;
     }
-    locate_unpacked(&unpacked)
+    locate_share_dir(&unpacked, p)
 }
 
 #[cfg(test)]
