@@ -16,7 +16,7 @@ use tensor::Rng;
 
 use crate::error::DatasetError;
 use crate::labels::{DeepSkyClass, DsoLabel, SolarBody, read_dso_labels, read_solar_bodies};
-use crate::manifest::{Counts, ManifestRow, write_manifest};
+use crate::manifest::{Counts, ManifestRow, clear_class_folders, write_manifest};
 use crate::packages::{KSTARS_DATA, PinnedPackage, STELLARIUM_DATA, Sources, hex};
 use crate::photo::{
     GRAY_CHROMA, SIZE, encode_jpeg, has_plain_sky_border, mean_chroma, standard_crop, to_gray,
@@ -417,16 +417,7 @@ fn write_outputs(
     made: &[Made],
 ) -> Result<(), DatasetError> {
     let out = &config.out_dir;
-    for class in crate::manifest::CLASSES {
-        let dir = out.join(class);
-        std::fs::create_dir_all(&dir).map_err(|e| DatasetError::io(&dir, e))?;
-        for entry in std::fs::read_dir(&dir).map_err(|e| DatasetError::io(&dir, e))? {
-            let path = entry.map_err(|e| DatasetError::io(&dir, e))?.path();
-            if path.extension().is_some_and(|e| e == "jpg") {
-                std::fs::remove_file(&path).map_err(|e| DatasetError::io(&path, e))?;
-            }
-        }
-    }
+    clear_class_folders(out)?;
     for m in made {
         let path = out.join(&m.row.file);
         std::fs::write(&path, &m.jpeg).map_err(|e| DatasetError::io(&path, e))?;

@@ -83,6 +83,25 @@ pub fn write_manifest(path: &Path, rows: &[ManifestRow]) -> Result<(), DatasetEr
     std::fs::write(path, text).map_err(|e| DatasetError::io(path, e))
 }
 
+/// Creates the class folders under `out` and removes the `.jpg` files in them, so that a
+/// rebuild leaves no image of an earlier build behind.
+///
+/// # Errors
+/// [`DatasetError::Io`] if a folder cannot be created or read, or a file removed.
+pub fn clear_class_folders(out: &Path) -> Result<(), DatasetError> {
+    for class in CLASSES {
+        let dir = out.join(class);
+        std::fs::create_dir_all(&dir).map_err(|e| DatasetError::io(&dir, e))?;
+        for entry in std::fs::read_dir(&dir).map_err(|e| DatasetError::io(&dir, e))? {
+            let path = entry.map_err(|e| DatasetError::io(&dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "jpg") {
+                std::fs::remove_file(&path).map_err(|e| DatasetError::io(&path, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads a manifest written by [`write_manifest`].
 ///
 /// # Errors

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::csv::{Record, Table};
 use crate::error::DatasetError;
-use crate::manifest::{CLASSES, Counts, ManifestRow, verify, write_manifest};
+use crate::manifest::{CLASSES, Counts, ManifestRow, clear_class_folders, verify, write_manifest};
 use crate::packages::{MATE_SCREENSAVER_COMMON, MUNIPACK_DOC, PinnedPackage, hex};
 use crate::photo::{SIZE, centre_square, encode_jpeg, flatten_on_black, resize_square};
 use crate::split::Split;
@@ -192,16 +192,7 @@ pub struct OutsideConfig {
 pub fn build_outside(config: &OutsideConfig) -> Result<Counts, DatasetError> {
     let labels = read_outside_labels(&config.labels)?;
     let out = &config.out_dir;
-    for class in CLASSES {
-        let dir = out.join(class);
-        std::fs::create_dir_all(&dir).map_err(|e| DatasetError::io(&dir, e))?;
-        for entry in std::fs::read_dir(&dir).map_err(|e| DatasetError::io(&dir, e))? {
-            let path = entry.map_err(|e| DatasetError::io(&dir, e))?.path();
-            if path.extension().is_some_and(|e| e == "jpg") {
-                std::fs::remove_file(&path).map_err(|e| DatasetError::io(&path, e))?;
-            }
-        }
-    }
+    clear_class_folders(out)?;
     let mut rows = Vec::with_capacity(labels.len());
     for l in &labels {
         let index = OUTSIDE_PACKAGES.iter().position(|p| p.name == l.package.name);
