@@ -403,6 +403,12 @@ pub struct Overrides {
     /// of larger ones. Validation and test images are unchanged.
     #[arg(long, value_name = "SHARE")]
     pub train_fraction: Option<f32>,
+    /// Train on the training and validation images together and keep the last epoch's
+    /// weights (true/false): the final step once a recipe is chosen, so the model learns from
+    /// every labelled object outside the test split. Validation accuracy is still printed, but
+    /// on images the run trains on. Not with --cv-fold.
+    #[arg(long, value_name = "BOOL")]
+    pub refit: Option<bool>,
 }
 
 impl Overrides {
@@ -431,6 +437,7 @@ impl Overrides {
             mix,
             mix_alpha,
             train_fraction,
+            refit,
         } = self;
         arch.is_none()
             && init.is_none()
@@ -454,6 +461,7 @@ impl Overrides {
             && mix.is_none()
             && mix_alpha.is_none()
             && train_fraction.is_none()
+            && refit.is_none()
     }
 
     /// Writes every given override into `c`.
@@ -483,6 +491,7 @@ impl Overrides {
         set(&mut c.mix, self.mix);
         set(&mut c.mix_alpha, self.mix_alpha);
         set(&mut c.train_fraction, self.train_fraction);
+        set(&mut c.refit, self.refit);
         if let Some(cv) = self.cv_fold {
             c.cross_validation = Some(cv);
         }

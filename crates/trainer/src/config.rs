@@ -235,6 +235,13 @@ pub struct TrainConfig {
     /// existed, which trained on all.
     #[serde(default = "default_train_fraction")]
     pub train_fraction: f32,
+    /// Train on the training *and* validation images and keep the last epoch's weights: the
+    /// final step after a recipe has been chosen (by cross-validation), so that the model
+    /// learns from every labelled object outside the test split. Validation is still measured
+    /// each epoch, but on images the run trains on, so it no longer chooses anything. Missing
+    /// in configs written before it existed, which did not refit.
+    #[serde(default)]
+    pub refit: bool,
 }
 
 fn default_mix_alpha() -> f32 {
@@ -322,6 +329,7 @@ impl TrainConfig {
                 mix: MixChoice::Mixup,
                 mix_alpha: 0.2,
                 train_fraction: 1.0,
+                refit: false,
             },
             Preset::PaperSgd => Self::paper(preset, data, OptimizerKind::Sgd, 0.001, 4, 100),
             Preset::PaperAdam => Self::paper(preset, data, OptimizerKind::Adam, 0.01, 32, 500),
@@ -364,6 +372,7 @@ impl TrainConfig {
             mix: MixChoice::None,
             mix_alpha: 1.0,
             train_fraction: 1.0,
+            refit: false,
         }
     }
 
@@ -436,6 +445,13 @@ impl TrainConfig {
         }
         if !(self.train_fraction > 0.0 && self.train_fraction <= 1.0) {
             return Err(reject("train-fraction", self.train_fraction, "must be in (0, 1]"));
+        }
+        if self.refit && self.cross_validation.is_some() {
+            return Err(reject(
+                "refit",
+                self.refit,
+                "cannot be combined with --cv-fold: a fold's validation images must stay unseen",
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(reject("dropout", self.dropout, "must be in [0, 1)"));

@@ -88,9 +88,10 @@ pub fn split(ds: &Dataset) -> anyhow::Result<Split> {
 /// # Errors
 /// As [`split`]; [`Failure::BadInput`] when the fold leaves a part empty.
 pub fn run_split(ds: &Dataset, config: &TrainConfig) -> anyhow::Result<Split> {
-    let split = match config.cross_validation {
-        None => split(ds)?,
-        Some(cv) => fold(ds, split(ds)?, cv)?,
+    let split = match (config.cross_validation, config.refit) {
+        (Some(cv), _) => fold(ds, split(ds)?, cv)?,
+        (None, true) => with_val_in_train(split(ds)?),
+        (None, false) => split(ds)?,
     };
     if config.train_fraction == 1.0 {
         return Ok(split);
@@ -98,6 +99,14 @@ pub fn run_split(ds: &Dataset, config: &TrainConfig) -> anyhow::Result<Split> {
     split.thin_train(ds, config.train_fraction, SPLIT_SEED).map_err(|e| {
         Failure::Usage(format!("--train-fraction {}: {e}", config.train_fraction)).into()
     })
+}
+
+/// `--refit`: the validation images join the training images (which stay sorted); the
+/// validation part is kept, so each epoch still reports on it, and the test part is untouched.
+fn with_val_in_train(mut split: Split) -> Split {
+    split.train.extend_from_slice(&split.val);
+    split.train.sort_unstable();
+    split
 }
 
 /// Fold `cv` of the cross-validation over `split`'s training and validation images.

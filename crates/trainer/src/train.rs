@@ -76,7 +76,7 @@ pub fn train_new(
     let net = Network::new(&network_spec(&config, ds.classes.len()));
     let opt = optimizer(&config);
     println!(
-        "run folder {}\ndata {}: {} images, classes {:?}; split {} train / {} val / {} test{}{}{}",
+        "run folder {}\ndata {}: {} images, classes {:?}; split {} train / {} val / {} test{}{}{}{}",
         dir.root().display(),
         ds.root.display(),
         ds.len(),
@@ -93,6 +93,11 @@ pub fn train_new(
             format!("; training on {} % of the training objects", 100.0 * config.train_fraction)
         } else {
             String::new()
+        },
+        if config.refit {
+            "; refit: the validation images are trained on too, the last epoch's weights are kept"
+        } else {
+            ""
         }
     );
     let start = Start { net, opt, state: TrainState::start(), history: vec![] };
@@ -389,11 +394,15 @@ impl Session {
         };
         // Better accuracy, or the same accuracy at a lower loss: with ~90 validation images
         // many epochs tie on accuracy, and the loss tells the more confident of them apart.
-        let improved = self.state.best.is_none_or(|(best_acc, best_epoch)| {
-            let best_loss = self.history.iter().find(|r| r.epoch == best_epoch).map(|r| r.val_loss);
-            record.val_acc > best_acc
-                || (record.val_acc == best_acc && best_loss.is_some_and(|l| record.val_loss < l))
-        });
+        // A refit trains on its validation images, so they cannot choose: the last epoch wins.
+        let improved = self.config.refit
+            || self.state.best.is_none_or(|(best_acc, best_epoch)| {
+                let best_loss =
+                    self.history.iter().find(|r| r.epoch == best_epoch).map(|r| r.val_loss);
+                record.val_acc > best_acc
+                    || (record.val_acc == best_acc
+                        && best_loss.is_some_and(|l| record.val_loss < l))
+            });
         println!(
             "epoch {:>3}/{}  train loss {:.4} acc {:5.1} %  val loss {:.4} acc {:5.1} %  lr {:.2e}  \
              {:.1} s ({:.0} img/s){}",
@@ -406,7 +415,7 @@ impl Session {
             record.lr,
             record.seconds,
             record.images_per_second,
-            if improved { "  * best" } else { "" }
+            if improved && !self.config.refit { "  * best" } else { "" }
         );
         // Batch norm's running statistics are still settling during warm-up: judge after it.
         if !self.collapse_warned
@@ -472,11 +481,20 @@ impl Session {
         let Some((best_acc, best_epoch)) = self.state.best else {
             return Ok(Outcome::Finished);
         };
-        println!(
-            "best validation accuracy {:.2} % at epoch {best_epoch}; weights in {}",
-            100.0 * best_acc,
-            self.dir.best().display()
-        );
+        if self.config.refit {
+            println!(
+                "refit: the last epoch's weights (epoch {best_epoch}) in {}; validation \
+                 accuracy {:.2} % on images the run trained on",
+                self.dir.best().display(),
+                100.0 * best_acc
+            );
+        } else {
+            println!(
+                "best validation accuracy {:.2} % at epoch {best_epoch}; weights in {}",
+                100.0 * best_acc,
+                self.dir.best().display()
+            );
+        }
         if self.split.test.is_empty() {
             eprintln!("note: the data has no test split, so there is no test report");
             return Ok(Outcome::Finished);

@@ -295,6 +295,29 @@ fn cross_validation_folds_validate_every_train_or_val_image_once() {
     assert!(train > 0 && train.abs_diff(fold0[0] / 2) <= 3, "{train} of {}: {stdout}", fold0[0]);
     let out = trainer(&["eval", "--model", run.to_str().unwrap(), "--split", "train"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("of {train} images")));
+
+    // A refit trains on train + val, still reports validation, and keeps the last epoch's
+    // weights whatever validation says: best.safetensors holds the final checkpoint's weights.
+    let run = root.join("refit");
+    let mut args = fast(&data, &run, "3", "none");
+    args.extend(["--refit", "true"].map(String::from));
+    let stdout = String::from_utf8_lossy(&run_ok(&args).stdout).to_string();
+    let [train, val, test] = parts(&stdout);
+    assert!(train + test == total && val > 0 && test > 0, "{stdout}");
+    assert!(stdout.contains("refit: the last epoch's weights (epoch 3)"), "{stdout}");
+    let dir = RunDir::open(&run).unwrap();
+    let config = dir.read_config().unwrap();
+    let state: TrainState = dir.read_json(&dir.state()).unwrap();
+    assert_eq!(state.best.map(|(_, epoch)| epoch), Some(3));
+    let weights = |path: &Path| {
+        let mut net = Network::new(&network_spec(&config, 3));
+        let mut opt = optimizer(&config);
+        let with_opt = path != dir.best().as_path();
+        autograd::io::load(path, &mut net, with_opt.then_some(opt.as_mut())).unwrap();
+        let bits = |t: &tensor::Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        net.parameters().iter().map(|p| bits(&p.value)).collect::<Vec<_>>()
+    };
+    assert!(weights(&dir.best()) == weights(&dir.file(&state.checkpoint.unwrap())));
     let _ = std::fs::remove_dir_all(root);
 }
 
@@ -314,6 +337,7 @@ fn bad_inputs_get_their_message_and_exit_code() {
     assert_fails(&["train", "--cv-fold", "4/4", "--dry-run"], 2, "--cv-fold 4/4");
     assert_fails(&["train", "--cv-fold", "one", "--dry-run"], 2, "FOLD/FOLDS");
     assert_fails(&["train", "--train-fraction", "0", "--dry-run"], 2, "--train-fraction 0");
+    assert_fails(&["train", "--refit", "true", "--cv-fold", "0/4", "--dry-run"], 2, "--refit");
     assert_fails(&["robustness", "--model", "run", "--shifts", "grayscale,sepia"], 2, "sepia");
     // A missing folder, an empty folder, a corrupt image: exit 3, naming the path.
     let missing = root.join("nowhere");
