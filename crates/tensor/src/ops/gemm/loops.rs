@@ -17,16 +17,20 @@
 //! touched as MR sequential streams the prefetcher can follow (measured faster on this machine;
 //! see `docs/gemm.md`).
 //!
-//! Threads only ever split C (row bands in loop 3, or column ranges above loop 5), never the k
-//! loop, so each C element is summed in the same order whatever the thread count: results are
-//! bit-identical for 1 or many threads.
+//! Threads split C (row bands in loop 3, or column ranges above loop 5), so each C element is
+//! summed in the same order whatever the thread count: results are bit-identical for 1 or many
+//! threads. One shape splits the sum instead: a small C over a long sum (the linear layer's
+//! forward, x [64, 8192]·Wᵀ) is cut into slices of the sum whose number and lengths depend on
+//! the sizes alone, and their partial products are added in slice order ([`split_sum`]), so
+//! its bits do not depend on the thread count either.
 //!
-//! Packing buffers are thread-local and only grow, so a steady stream of GEMMs allocates nothing
-//! but, when C is split into column ranges, one small table of row slices per call.
+//! Packing buffers (and the partial products of a split sum) are thread-local and only grow,
+//! so a steady stream of GEMMs allocates nothing but, when C is split into column ranges, one
+//! small table of row slices per call.
 
 use super::kernel::{self, Crossing, LANES, MR, NR, VECS};
 use super::pack::{self, MatRef};
-use super::{Accumulate, GemmDims, Operand, Runs, Threads};
+use super::{Accumulate, GemmDims, Operand, RowStarts, Runs, Threads};
 use rayon::prelude::*;
 use std::cell::Cell;
 use std::ops::Range;
@@ -59,11 +63,21 @@ const PARALLEL_WORK: usize = 1 << 21;
 /// by other work on the machine does not hold up the rest.
 const RANGES_PER_THREAD: usize = 4;
 
+/// A sum of at least twice this many steps over a small C is cut into slices of about this many
+/// steps ([`split_sum`]): x [64, 8192]·Wᵀ, the first linear layer's forward at 64×64, becomes
+/// four slices of 2048, two per thread.
+pub(super) const SUM_SLICE: usize = 2048;
+/// [`split_sum`] keeps a partial C for every slice but the first, so it applies only to a C of
+/// at most this many elements (256 KiB per partial).
+const SPLIT_OUTPUTS: usize = 1 << 16;
+
 thread_local! {
     /// This thread's A~ buffer (grows to MC×KC floats and stays).
     static A_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     /// This thread's B~ buffer (grows to KC×NC floats and stays).
     static B_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// The partial sums of [`split_sum`] (grows to (slices − 1)·m·n floats and stays).
+    static PARTIALS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's buffer `key`, moved out of its cell for the duration. Moving
@@ -148,6 +162,7 @@ pub(super) fn packed(
     threads: Threads,
 ) {
     let GemmDims { m, n, k } = dims;
+    let contiguous = matches!((a.rows, b.rows), (RowStarts::Contiguous, RowStarts::Contiguous));
     // op(A): m×k. op(B)ᵀ: n×k, so that B~ panels are packed by the same code as A~ panels.
     let a = MatRef::new(a, m, k);
     let bt = MatRef::new(b, k, n).transposed();
@@ -155,9 +170,14 @@ pub(super) fn packed(
         Threads::Pool => rayon::current_num_threads(),
         Threads::Caller => 1,
     };
+    let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_WORK;
+    if let Some(slice) = sum_slice(dims, contiguous) {
+        split_sum(a, bt, slice, c, acc, parallel);
+        return;
+    }
     let whole = Out::Dense { data: c, ld: n };
-    if threads == 1 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_WORK {
-        nest(a, bt, 0..n, whole, MC, acc, false);
+    if !parallel {
+        nest(a, bt, 0..n, 0..k, whole, MC, acc, false);
     } else if m >= n {
         // Tall or square: share each B~ between the threads and give each a band of rows
         // (loop 3 in parallel). Bands are whole MR panels, at most MC rows, and as many as a
@@ -167,7 +187,7 @@ pub(super) fn packed(
         // Bands only group rows, so the result does not depend on them.
         let bands = m.div_ceil(MC).next_multiple_of(threads);
         let band = m.div_ceil(bands).next_multiple_of(MR).min(MC);
-        nest(a, bt, 0..n, whole, band, acc, true);
+        nest(a, bt, 0..n, 0..k, whole, band, acc, true);
     } else {
         // Wide (conv's im2col GEMMs: few output channels, many pixels): too few rows to split,
         // so split C into column ranges, each a whole independent GEMM with its own packing.
@@ -183,23 +203,71 @@ pub(super) fn packed(
         }
         pieces.par_chunks_mut(m).enumerate().for_each(|(r, rows)| {
             let cols = r * width..((r + 1) * width).min(n);
-            nest(a, bt, cols, Out::Pieces(rows), MC, acc, false);
+            nest(a, bt, cols, 0..k, Out::Pieces(rows), MC, acc, false);
         });
     }
 }
 
-/// Loops 5 to 1 for the columns `cols` of C (all rows); `out` holds those columns of every row.
-/// Loop 3 walks bands of `band` rows, on the rayon pool when `parallel`.
+/// The length of the slices [`split_sum`] cuts the sum into, when it should: both operands
+/// contiguous (conv2d's implicit operands keep their own paths), a sum of at least
+/// `2·SUM_SLICE` steps that is C's longest side, and C small (`m·n ≤ SPLIT_OUTPUTS`). Such a
+/// C has too few columns to split among threads without packing all of A once per column
+/// range (eight 2 MiB copies of x at the first linear layer), and too few rows to share B~ in
+/// row bands. The length depends on the sizes alone, never on the thread count: `k / SUM_SLICE`
+/// slices of equal length, rounded up to a multiple of 8 (whole 8×8 transposes when packing).
+pub(super) fn sum_slice(dims: GemmDims, contiguous: bool) -> Option<usize> {
+    let GemmDims { m, n, k } = dims;
+    let long = k >= 2 * SUM_SLICE && k >= m.max(n) && m.saturating_mul(n) <= SPLIT_OUTPUTS;
+    (contiguous && long).then(|| k.div_ceil(k / SUM_SLICE).next_multiple_of(8))
+}
+
+/// C (`m×n`, row-major) from a sum cut into slices of `len` steps (the last may be shorter),
+/// each a whole loop nest with its own packing: slice 0 is summed into C itself (with `acc`),
+/// slice s ≥ 1 into a partial C of its own, and then `c = c + p_1 + p_2 + …`, the partials
+/// added in slice order. On the pool the slices run in parallel; every element still receives
+/// the same additions in the same order, so the bits do not depend on the thread count. (They
+/// differ from one unsliced sum over k: the partials are rounded on their own before adding.)
+fn split_sum(a: MatRef, bt: MatRef, len: usize, c: &mut [f32], acc: Accumulate, parallel: bool) {
+    let (k, n, outputs) = (a.cols(), bt.rows(), c.len());
+    let slices = k.div_ceil(len);
+    let run = |s: usize, data: &mut [f32], mode: Accumulate| {
+        let sum = s * len..k.min((s + 1) * len);
+        nest(a, bt, 0..n, sum, Out::Dense { data, ld: n }, MC, mode, false);
+    };
+    with_buffer(&PARTIALS, |buf| {
+        // partials: [slices − 1][m][n]; slice s ≥ 1 sums into partials[s − 1].
+        let partials = aligned(buf, (slices - 1) * outputs);
+        let into_partial = |(s, p): (usize, &mut [f32])| run(s + 1, p, Accumulate::Overwrite);
+        if parallel {
+            rayon::join(
+                || run(0, c, acc),
+                || partials.par_chunks_mut(outputs).enumerate().for_each(into_partial),
+            );
+        } else {
+            run(0, c, acc);
+            partials.chunks_mut(outputs).enumerate().for_each(into_partial);
+        }
+        for p in partials.chunks_exact(outputs) {
+            c.iter_mut().zip(p).for_each(|(c, &p)| *c += p);
+        }
+    });
+}
+
+/// Loops 5 to 1 for the columns `cols` of C (all rows) and the steps `sum` of the sum (all of
+/// `0..k` but in [`split_sum`]); `out` holds those columns of every row. Loop 3 walks bands of
+/// `band` rows, on the rayon pool when `parallel`.
+#[allow(clippy::too_many_arguments)]
 fn nest(
     a: MatRef,
     bt: MatRef,
     cols: Range<usize>,
+    sum: Range<usize>,
     mut out: Out,
     band: usize,
     acc: Accumulate,
     parallel: bool,
 ) {
-    let k = a.cols();
+    let k = sum.len();
     // Split the sum into ⌈k/KC⌉ equal blocks rather than KC + a short remainder (k = 576 is
     // 2×288, not 512 + 64): a short block pays a full C load/store for few rank-1 updates.
     // (KC_IN_PLACE instead of KC when B is read in place.) This depends on k and the operand
@@ -215,8 +283,8 @@ fn nest(
         for jc in cols.clone().step_by(NC) {
             let nc = NC.min(cols.end - jc);
             // loop 4: KC steps of the sum at a time; both packed blocks hold only these steps.
-            for pc in (0..k).step_by(kc_step) {
-                let depth = pc..k.min(pc + kc_step);
+            for pc in sum.clone().step_by(kc_step) {
+                let depth = pc..sum.end.min(pc + kc_step);
                 let kc = depth.len();
                 let b_panels = match shifted {
                     Some((data, starts, runs)) => {
@@ -251,7 +319,7 @@ fn nest(
                     }
                 };
                 // The first block of the sum decides between = and +=; later ones add.
-                let mode = if pc == 0 { acc } else { Accumulate::Add };
+                let mode = if pc == sum.start { acc } else { Accumulate::Add };
                 // loop 3: bands of rows; A~ (band×KC) stays in L2.
                 out.for_each_band(band, parallel, |q, rows| {
                     let block =

@@ -200,7 +200,10 @@ impl<'a> Operand<'a> {
 /// pool ([`Threads::Pool`]; see [`gemm_on`] to keep one on the calling thread).
 ///
 /// Results are bit-identical whatever the number of rayon threads: work is split over blocks of
-/// C, never over k, so every element is summed in the same order.
+/// C, so every element is summed in the same order. (A small C over a long sum, `k ≥ 4096`,
+/// `k ≥ max(m, n)`, `m·n ≤ 65536`, both operands contiguous, is instead cut into slices of
+/// about 2048 steps of the sum fixed by the sizes alone; the slices' products are added in
+/// order, so their bits too are the same on any number of threads. See `docs/gemm.md`.)
 ///
 /// # Errors
 /// [`TensorError::LengthMismatch`] (op `"gemm"`, naming the operand's stored shape) when a slice

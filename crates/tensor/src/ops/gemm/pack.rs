@@ -47,6 +47,11 @@ impl<'a> MatRef<'a> {
         Self { t, rows: self.cols, cols: self.rows, ..self }
     }
 
+    /// Number of rows of `op(X)`.
+    pub(super) fn rows(&self) -> usize {
+        self.rows
+    }
+
     /// Number of columns of `op(X)`.
     pub(super) fn cols(&self) -> usize {
         self.cols

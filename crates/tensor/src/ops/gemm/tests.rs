@@ -4,7 +4,7 @@
 //! bad lengths are rejected with an error naming gemm.
 
 use super::kernel::{LANES, MR, NR};
-use super::loops::{KC, KC_IN_PLACE, MC, NC};
+use super::loops::{KC, KC_IN_PLACE, MC, NC, SUM_SLICE, sum_slice};
 use super::*;
 use crate::Rng;
 use proptest::prelude::*;
@@ -122,13 +122,17 @@ proptest! {
 }
 
 /// The parallel split (row bands when m ≥ n, column ranges otherwise) must not change a single
-/// bit, because no thread ever takes part of another's sum.
+/// bit, because no thread ever takes part of another's sum; nor may the sum's slices, which
+/// are the same slices added in the same order on any number of threads.
 #[test]
 fn results_are_bit_identical_for_any_thread_count() {
     let shapes = [
         (GemmDims::new(301, 97, 2 * KC + 3), Transpose::No, Transpose::No), // row bands, 3 pc blocks
         (GemmDims::new(19, 1201, 300), Transpose::Yes, Transpose::No),      // column ranges
         (GemmDims::new(64, NC + 45, 27), Transpose::No, Transpose::Yes),    // ranges across NC
+        // The sum cut into slices: the first linear layer at 64×64 (4 slices), and 3 uneven ones.
+        (GemmDims::new(64, 256, 4 * SUM_SLICE), Transpose::No, Transpose::Yes),
+        (GemmDims::new(17, 45, 3 * SUM_SLICE - 5), Transpose::Yes, Transpose::No),
     ];
     let pools: Vec<rayon::ThreadPool> = [1, 2, 3]
         .iter()
@@ -450,4 +454,81 @@ fn runs_past_the_end_or_miscounted_are_errors() {
     let short = Operand::rows_in_runs(&b, Transpose::No, &[0, 4], two_runs);
     let err = gemm_on(Threads::Pool, dims, a, short, &mut c, Accumulate::Overwrite).unwrap_err();
     assert!(err.to_string().contains("need 3 run starts, got 2"), "{err}");
+}
+
+/// Sums long enough to be cut into slices, over small C's whose sides sit on the blocking's
+/// edges, in all transposes and both modes.
+fn sliced_sum() -> impl Strategy<Value = usize> {
+    prop::sample::select(vec![
+        2 * SUM_SLICE,
+        2 * SUM_SLICE + 1,
+        3 * SUM_SLICE - 1,
+        4 * SUM_SLICE + 7,
+        2 * SUM_SLICE + KC + 3,
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn sliced_sums_equal_the_triple_loop(
+        m in 1..=2 * MR + 1,
+        n in 1..=NR + 1,
+        k in sliced_sum(),
+        ta in transpose(),
+        tb in transpose(),
+        acc in accumulate(),
+        seed in any::<u64>(),
+    ) {
+        let dims = GemmDims::new(m, n, k);
+        prop_assert!(sum_slice(dims, true).is_some(), "{dims:?} must be cut into slices");
+        let case = Case::new(dims, ta, tb, acc, seed);
+        let err = max_error(&case.run(), &case.want());
+        prop_assert!(err <= case.tolerance(), "m={m} n={n} k={k} {ta:?} {tb:?} {acc:?}: error {err}");
+    }
+}
+
+/// The documented order of a sliced sum: C = C + P_0 + P_1 + … with P_s the GEMM of slice s
+/// alone (short enough not to be cut again), added in slice order. Checked bit for bit
+/// against those GEMMs run one by one, for C = and C +=.
+#[test]
+fn a_sliced_sum_adds_the_slices_products_in_order() {
+    let (m, n, k) = (13, 70, 3 * SUM_SLICE + 100);
+    let dims = GemmDims::new(m, n, k);
+    let len = sum_slice(dims, true).expect("k is long enough to be cut into slices");
+    assert_eq!(k.div_ceil(len), 3, "three slices, the last one shorter");
+    for acc in [Accumulate::Overwrite, Accumulate::Add] {
+        // A [m, k] as stored, B [n, k] used transposed: the linear layer's forward.
+        let case = Case::new(dims, Transpose::No, Transpose::Yes, acc, 5);
+        let mut want = case.c.clone();
+        for (s, first) in (0..k).step_by(len).enumerate() {
+            let depth = first..k.min(first + len);
+            let cut = |x: &[f32], rows: usize| -> Vec<f32> {
+                x.chunks_exact(k).take(rows).flat_map(|row| &row[depth.clone()]).copied().collect()
+            };
+            let (a, b) = (cut(&case.a, m), cut(&case.b, n));
+            let slice_dims = GemmDims::new(m, n, depth.len());
+            assert!(sum_slice(slice_dims, true).is_none());
+            if s == 0 {
+                gemm(slice_dims, &a, Transpose::No, &b, Transpose::Yes, &mut want, acc)
+                    .expect("lengths match by construction");
+            } else {
+                let mut p = vec![0.0; m * n];
+                gemm(
+                    slice_dims,
+                    &a,
+                    Transpose::No,
+                    &b,
+                    Transpose::Yes,
+                    &mut p,
+                    Accumulate::Overwrite,
+                )
+                .expect("lengths match by construction");
+                want.iter_mut().zip(&p).for_each(|(w, &p)| *w += p);
+            }
+        }
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&case.run()) == bits(&want), "{acc:?}: not C + P_0 + P_1 + P_2 in order");
+    }
 }
