@@ -44,6 +44,8 @@ mod scratch;
 mod tests;
 mod upstream;
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use self::im2col::Im2col;
@@ -320,14 +322,19 @@ pub fn forward_relu_pool_into(
             let groups = outputs.zip(x.par_chunks(per_grid * image_len)).enumerate();
             groups.try_for_each(|(group, ((y, argmax), x))| {
                 let (grid, starts) = grids.for_images(x.len() / image_len);
-                conv_on_grid((&grid, starts), g.x.c, x, w, threads, |wide| {
+                conv_on_grid((&grid, starts), g.x.c, x, w, threads, |wide, channels| {
                     let outputs =
                         y.chunks_exact_mut(pooled_len).zip(argmax.chunks_exact_mut(pooled_len));
                     let OutputColumns { columns, image_step, pitch } = grid.output_columns();
+                    let per_channel = pooled_hw.0 * pooled_hw.1;
+                    let part = channels.start * per_channel..channels.end * per_channel;
+                    let bias = b.map(|b| &b[channels.clone()]);
                     for (i, (y, argmax)) in outputs.enumerate() {
                         let src = &wide[i * image_step..];
-                        let raw = RawImage { src, plane: columns, pitch, bias: b };
-                        let first = (group * per_grid + i) * conv_len;
+                        let raw = RawImage { src, plane: columns, pitch, bias };
+                        let first =
+                            (group * per_grid + i) * conv_len + channels.start * g.out_h * g.out_w;
+                        let (y, argmax) = (&mut y[part.clone()], &mut argmax[part.clone()]);
                         relu_pool(raw, windows, first, y, argmax);
                     }
                 })
@@ -580,29 +587,67 @@ fn with_grids<R>(
     })
 }
 
+/// Floats of GEMM result beyond which one forward GEMM of the implicit path is cut into slabs
+/// of output channels ([`slab_channels`]) when its task runs on one thread: 256 Ki floats =
+/// 1 MiB, a core's whole L2. conv5 at 56×56 (128 channels × 3 136 pixels = 1.6 MB) is cut;
+/// conv3, conv4 at 56×56 (0.8 MB) are not, as slabs measured level to 1 % slower there: each
+/// slab sweeps the whole padded image, where the whole GEMM reuses a block of NC columns of it
+/// in L2 for every 8 channels.
+const SLAB_ABOVE: usize = 256 * 1024;
+
+/// Floats of GEMM result per slab ([`slab_channels`]): 32 Ki floats = 128 KiB, which stays in
+/// L2 next to the padded image it is computed from (0.86 MB at 56×56, 64 channels) until it is
+/// copied into `y`, instead of going out to L3 and memory and coming back.
+const SLAB_FLOATS: usize = 32 * 1024;
+
+/// Output channels per GEMM of [`conv_on_grid`] for `c_out` channels on `grid`: all of them,
+/// or, for one image on one thread with a result over [`SLAB_ABOVE`], slabs of a multiple of 8
+/// (the GEMM's register tile height, so no slab packs padding rows) that keep each slab's
+/// result within [`SLAB_FLOATS`]. Each slab packs only its own rows of W. Not on the pool,
+/// where each GEMM splits its columns over the threads and every slab would pack W again per
+/// thread; not for small images side by side (16×16, four on a grid, 512 KiB at most); not
+/// when a slab would be narrower than 8 channels (a result of over 4 096 columns).
+fn slab_channels(grid: &PaddedGrid, c_out: usize, threads: Threads) -> usize {
+    let columns = grid.output_columns().columns;
+    let slab = SLAB_FLOATS / columns / 8 * 8;
+    let large = c_out * columns > SLAB_ABOVE;
+    if threads == Threads::Caller && grid.images == 1 && large && slab > 0 {
+        slab.min(c_out)
+    } else {
+        c_out
+    }
+}
+
 /// The step both stride-1 forwards share for one group of images `x` on `grid` (its tables
-/// `starts`): pad them onto the grid (`xp` [C_in, plane]), then one GEMM `wide = W·cols(xp)`
-/// ([C_out, columns], the convolution at every column of [`PaddedGrid::output_columns`], in
-/// this thread's scratch), and hand `wide` to `read`, which copies each image's pixels out.
+/// `starts`): pad them onto the grid (`xp` [C_in, plane]), then for each slab of output
+/// channels ([`slab_channels`]) one GEMM `wide = W[slab]·cols(xp)` ([slab, columns], the
+/// convolution at every column of [`PaddedGrid::output_columns`], in this thread's scratch),
+/// handed to `read` with its channels, which copies each image's pixels out. Each output is
+/// the same sum in the same order whatever the slabs: they only cut the rows of W.
 fn conv_on_grid(
     (grid, starts): (&PaddedGrid, GridStarts),
     c_in: usize,
     x: &[f32],
     w: &[f32],
     threads: Threads,
-    read: impl FnOnce(&[f32]),
+    mut read: impl FnMut(&[f32], Range<usize>),
 ) -> Result<(), TensorError> {
     let k = starts.rows.len();
     let (columns, padded) = (grid.output_columns().columns, c_in * grid.plane());
     let c_out = w.len() / k;
-    let dims = GemmDims { m: c_out, n: columns, k };
-    with_scratch(&COLS, padded + c_out * columns, |scratch| {
+    let slab = slab_channels(grid, c_out, threads);
+    with_scratch(&COLS, padded + slab * columns, |scratch| {
         let (xp, wide) = scratch.split_at_mut(padded);
         grid.pad(x, xp);
-        let w = Operand::new(w, Transpose::No);
         let cols = grid.at_outputs((xp, Transpose::No), starts.rows, starts.runs);
-        gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
-        read(wide);
+        for first in (0..c_out).step_by(slab) {
+            let channels = first..c_out.min(first + slab);
+            let dims = GemmDims { m: channels.len(), n: columns, k };
+            let w = Operand::new(&w[channels.start * k..channels.end * k], Transpose::No);
+            let wide = &mut wide[..channels.len() * columns];
+            gemm_on(threads, dims, w, cols, wide, Accumulate::Overwrite)?;
+            read(wide, channels);
+        }
         Ok(())
     })
 }
@@ -632,8 +677,11 @@ fn implicit_gemm_forward(
         let groups = y.par_chunks_mut(per_grid * out_len).zip(x.par_chunks(per_grid * image_len));
         groups.try_for_each(|(y, x)| {
             let (grid, starts) = grids.for_images(x.len() / image_len);
-            conv_on_grid((&grid, starts), c_in, x, w, threads, |wide| {
+            conv_on_grid((&grid, starts), c_in, x, w, threads, |wide, channels| {
+                let pixels = grid.out_h * grid.out_w;
+                let b = b.map(|b| &b[channels.clone()]);
                 for (image, y) in y.chunks_exact_mut(out_len).enumerate() {
+                    let y = &mut y[channels.start * pixels..channels.end * pixels];
                     grid.compact(wide, b, activation, (image, y));
                 }
             })

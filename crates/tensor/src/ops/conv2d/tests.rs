@@ -871,3 +871,49 @@ fn ragged_runs_give_the_bits_of_the_grid_columns() {
         check_forward(&case).expect("equals the reference");
     }
 }
+
+/// Forwards whose GEMMs run in slabs of output channels ([`slab_channels`]: one image per
+/// grid, on one thread) give the bits of one GEMM over all channels (two threads and two
+/// images, where each GEMM is split over the pool instead), for the plain, ReLU and ReLU +
+/// pool forwards; the fused pool equals the pool after the ReLU; and all equal the reference.
+/// Shapes with results over [`SLAB_ABOVE`]: 32×32 (1 024 columns, slabs of 32: 264 channels
+/// end in a slab of 8), 56×56 (slabs of 8), and odd sizes (slabs of 16, the last one of 1),
+/// with and without bias.
+#[test]
+fn slabs_of_output_channels_give_the_bits_of_one_gemm() {
+    use crate::ops::max_pool2d;
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let pool = Pool2dParams { kernel: 2, stride: 2 };
+    for (c_in, c_out, h, w) in [(1, 264, 32, 32), (2, 88, 56, 56), (1, 161, 45, 37)] {
+        let case =
+            Conv2dCase::new(Shape4::new(2, c_in, h, w), Shape4::new(c_out, c_in, 3, 3), p, 4)
+                .expect("fits");
+        let (x, w, b, _) = tensors(&case);
+        let g = geometry("test", &x, &w, p).expect("valid");
+        let grid = g.forward_grid(p).expect("stride 1");
+        assert_eq!(images_per_grid(&grid), 1);
+        assert!(slab_channels(&grid, c_out, Threads::Caller) < c_out, "{h}x{}: one slab", g.x.w);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for bias in [Some(&b), None] {
+            let run = |threads: usize| {
+                let pool_of = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+                let (mut y, mut relu_y) = (Tensor::default(), Tensor::default());
+                let (mut pooled, mut argmax) = (Tensor::default(), Vec::new());
+                pool_of.expect("pool").install(|| {
+                    forward_into(&x, &w, bias, p, &mut y).expect("valid");
+                    forward_relu_into(&x, &w, bias, p, &mut relu_y).expect("valid");
+                    forward_relu_pool_into(&x, &w, bias, (p, pool), &mut pooled, &mut argmax)
+                        .expect("valid");
+                });
+                (bits(y.data()), bits(relu_y.data()), (bits(pooled.data()), argmax), relu_y)
+            };
+            let (slabs, whole) = (run(1), run(2));
+            assert_eq!(slabs.0, whole.0, "forward {h}x{}", g.x.w);
+            assert_eq!(slabs.1, whole.1, "relu {h}x{}", g.x.w);
+            assert_eq!(slabs.2, whole.2, "relu + pool {h}x{}", g.x.w);
+            let (want_y, want_argmax) = max_pool2d::forward(&slabs.3, pool).expect("fits");
+            assert_eq!(slabs.2, (bits(want_y.data()), want_argmax), "fused pool {h}x{}", g.x.w);
+        }
+        check_forward(&case).expect("matches the reference");
+    }
+}
