@@ -590,9 +590,9 @@ fn with_grids<R>(
 /// Floats of GEMM result beyond which one forward GEMM of the implicit path is cut into slabs
 /// of output channels ([`slab_channels`]) when its task runs on one thread: 256 Ki floats =
 /// 1 MiB, a core's whole L2. conv5 at 56×56 (128 channels × 3 136 pixels = 1.6 MB) is cut;
-/// conv3, conv4 at 56×56 (0.8 MB) are not, as slabs measured level to 1 % slower there: each
-/// slab sweeps the whole padded image, where the whole GEMM reuses a block of NC columns of it
-/// in L2 for every 8 channels.
+/// conv3, conv4 at 56×56 (0.8 MB) are not, as slabs measured level to 1 % slower on conv4
+/// (docs/benchmarks.md): each slab sweeps the whole padded image, where the whole GEMM reuses
+/// a block of NC columns of it in L2 for every 8 channels.
 const SLAB_ABOVE: usize = 256 * 1024;
 
 /// Floats of GEMM result per slab ([`slab_channels`]): 32 Ki floats = 128 KiB, which stays in
