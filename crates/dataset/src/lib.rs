@@ -29,7 +29,7 @@ pub use error::DatasetError;
 pub use manifest::{CLASSES, COLUMNS, ManifestRow, read_manifest, verify};
 pub use outside::{OUTSIDE_PACKAGES, OutsideConfig, build_outside, read_outside_labels};
 pub use packages::{
-    KSTARS_DATA, MATE_SCREENSAVER_COMMON, MUNIPACK_DOC, STELLARIUM_DATA, Sources, fetch_and_unpack,
-    fetch_and_unpack_one, locate_share_dir, locate_unpacked,
+    KSTARS_DATA, MATE_SCREENSAVER_COMMON, MUNIPACK_DOC, PackageArgs, PackageSource,
+    STELLARIUM_DATA, Sources, fetch_and_unpack_one, locate_share_dir,
 };
 pub use split::Split;

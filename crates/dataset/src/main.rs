@@ -12,19 +12,15 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use dataset::{BuildConfig, CLASSES, Split, build, fetch_and_unpack, locate_unpacked};
+use dataset::{BuildConfig, CLASSES, PackageArgs, PackageSource, Split, build};
 
 /// Rebuild the three-class image set from stellarium-data and kstars-data.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
-    /// Use already-unpacked packages: DIR/usr/share/{stellarium,kstars} or
-    /// DIR/{stellarium-data,kstars-data}/usr/share/...
-    #[arg(long, value_name = "DIR")]
-    unpacked: Option<PathBuf>,
-    /// Where to download and unpack the .deb files (when --unpacked is not given).
-    #[arg(long, value_name = "DIR", default_value = "target/dataset-cache")]
-    cache: PathBuf,
+    /// Where stellarium-data and kstars-data come from.
+    #[command(flatten)]
+    packages: PackageArgs,
     /// Folder with dso_labels.csv and solar_bodies.csv.
     #[arg(long, value_name = "DIR", default_value = "data/labels")]
     labels: PathBuf,
@@ -45,14 +41,11 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let start = Instant::now();
-    let sources = match &args.unpacked {
-        Some(dir) => locate_unpacked(dir)?,
-        None => {
-            eprintln!("fetching and unpacking the pinned packages into {}", args.cache.display());
-            fetch_and_unpack(&args.cache)
-                .with_context(|| format!("preparing packages in {}", args.cache.display()))?
-        }
-    };
+    let source = args.packages.source();
+    if let PackageSource::Download { cache } = &source {
+        eprintln!("fetching and unpacking the pinned packages into {}", cache.display());
+    }
+    let sources = source.hubble_sources().context("preparing the pinned packages")?;
     eprintln!(
         "building {} from {} and {}",
         args.out.display(),

@@ -75,22 +75,73 @@ pub struct Sources {
     pub kstars: PathBuf,
 }
 
-/// Finds both packages' data folders under `dir`: either `dir/usr/share/{stellarium,kstars}`
-/// (a system root, or both packages unpacked into one folder) or
-/// `dir/{stellarium-data,kstars-data}/usr/share/…` (each package in its own folder, as
-/// [`fetch_and_unpack`] leaves them).
-///
-/// # Errors
-/// [`DatasetError::MissingInput`] if a package's folder is in neither place.
-pub fn locate_unpacked(dir: &Path) -> Result<Sources, DatasetError> {
-    Ok(Sources {
-        stellarium: locate_share_dir(dir, &STELLARIUM_DATA)?,
-        kstars: locate_share_dir(dir, &KSTARS_DATA)?,
-    })
+/// Where a builder takes the pinned packages from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackageSource {
+    /// Already unpacked under this folder, each package's data folder at `DIR/<share_dir>` (a
+    /// system root, or several packages unpacked into one folder) or `DIR/<name>/<share_dir>`
+    /// (each package in its own folder, as [`PackageSource::Download`] leaves them).
+    Unpacked(PathBuf),
+    /// Downloaded with `apt-get download` and unpacked into `cache/unpacked/<name>/`, both kept
+    /// for the next run (see [`fetch_and_unpack_one`]).
+    Download {
+        /// The cache folder.
+        cache: PathBuf,
+    },
+}
+
+impl PackageSource {
+    /// The data folder (`…/<share_dir>`) of package `p`, downloading and unpacking it first
+    /// for [`PackageSource::Download`].
+    ///
+    /// # Errors
+    /// [`DatasetError::MissingInput`] if an unpacked package is not where it should be; as
+    /// [`fetch_and_unpack_one`] for a download.
+    pub fn share_dir(&self, p: &PinnedPackage) -> Result<PathBuf, DatasetError> {
+        match self {
+            Self::Unpacked(dir) => locate_share_dir(dir, p),
+            Self::Download { cache } => fetch_and_unpack_one(p, cache),
+        }
+    }
+
+    /// The data folders of `data/hubble`'s two packages, [`STELLARIUM_DATA`] and
+    /// [`KSTARS_DATA`].
+    ///
+    /// # Errors
+    /// As [`PackageSource::share_dir`].
+    pub fn hubble_sources(&self) -> Result<Sources, DatasetError> {
+        Ok(Sources {
+            stellarium: self.share_dir(&STELLARIUM_DATA)?,
+            kstars: self.share_dir(&KSTARS_DATA)?,
+        })
+    }
+}
+
+/// The command-line options of the builders that choose the [`PackageSource`]
+/// (`build-dataset`, `build-outside`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PackageArgs {
+    /// Use already-unpacked packages: each package's data folder at DIR/usr/share/... (a system
+    /// root) or DIR/<package>/usr/share/... (one folder per package, as the cache keeps them).
+    #[arg(long, value_name = "DIR")]
+    pub unpacked: Option<PathBuf>,
+    /// Where to download and unpack the .deb files (when --unpacked is not given).
+    #[arg(long, value_name = "DIR", default_value = "target/dataset-cache")]
+    pub cache: PathBuf,
+}
+
+impl PackageArgs {
+    /// `--unpacked DIR` if given, else a download into `--cache`.
+    pub fn source(&self) -> PackageSource {
+        match &self.unpacked {
+            Some(dir) => PackageSource::Unpacked(dir.clone()),
+            None => PackageSource::Download { cache: self.cache.clone() },
+        }
+    }
 }
 
 /// One package's data folder under `dir`: `dir/<share_dir>` or `dir/<name>/<share_dir>` (the
-/// two layouts of [`locate_unpacked`]).
+/// two layouts of [`PackageSource::Unpacked`]).
 ///
 /// # Errors
 /// [`DatasetError::MissingInput`] if it is in neither place.
@@ -184,18 +235,6 @@ pub fn fetch(p: &PinnedPackage, cache: &Path) -> Result<PathBuf, DatasetError> {
     Ok(deb)
 }
 
-/// Fetches (see [`fetch`]) and unpacks both of `data/hubble`'s packages into
-/// `cache/unpacked/<name>/` (see [`fetch_and_unpack_one`]) and returns their folders.
-///
-/// # Errors
-/// As [`fetch_and_unpack_one`].
-pub fn fetch_and_unpack(cache: &Path) -> Result<Sources, DatasetError> {
-    Ok(Sources {
-        stellarium: fetch_and_unpack_one(&STELLARIUM_DATA, cache)?,
-        kstars: fetch_and_unpack_one(&KSTARS_DATA, cache)?,
-    })
-}
-
 /// Fetches (see [`fetch`]) and unpacks one package into `cache/unpacked/<name>/`, skipping the
 /// unpacking when a marker from an earlier run says it is done, and returns its data folder
 /// (`…/<name>/<share_dir>`).
@@ -242,12 +281,12 @@ mod tests {
         let one = dir.join("one");
         std::fs::create_dir_all(one.join("usr/share/stellarium")).expect("mkdir");
         std::fs::create_dir_all(one.join("kstars-data/usr/share/kstars")).expect("mkdir");
-        let s = locate_unpacked(&one).expect("both present");
+        let s = PackageSource::Unpacked(one).hubble_sources().expect("both present");
         assert!(
             s.stellarium.ends_with("usr/share/stellarium")
                 && s.kstars.ends_with("kstars-data/usr/share/kstars")
         );
-        let e = locate_unpacked(&dir).expect_err("nothing there");
+        let e = PackageSource::Unpacked(dir.clone()).hubble_sources().expect_err("nothing there");
         assert!(e.to_string().contains("stellarium-data"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -1,15 +1,14 @@
 //! The shipped `data/hubble` against its manifest and `data/README.md`, and (ignored by
 //! default) a full rebuild from the real packages compared byte for byte.
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use dataset::{CLASSES, Split, read_manifest, verify};
-use sha2::{Digest, Sha256};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+
+use common::{assert_distinct_224_rgb_images_with_recorded_hashes, package_source, repo};
 
 /// `| class | train | val | test | total |` rows of the counts table in `data/README.md`.
 fn documented_counts() -> BTreeMap<String, [usize; 4]> {
@@ -60,20 +59,7 @@ fn manifest_header_hashes_and_images_are_as_promised() {
         "the augment crate reads the first four columns by position and name"
     );
     let rows = read_manifest(&root.join("manifest.csv")).expect("readable manifest");
-    let mut hashes = HashSet::new();
-    for r in &rows {
-        let bytes = std::fs::read(root.join(&r.file)).expect("listed file exists");
-        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(sha, r.sha256, "{} changed since the manifest was written", r.file);
-        assert!(hashes.insert(sha), "{} duplicates another image", r.file);
-        let img = image::load_from_memory(&bytes).expect("decodable JPEG");
-        assert_eq!(
-            (img.width(), img.height(), img.color()),
-            (224, 224, image::ColorType::Rgb8),
-            "{}",
-            r.file
-        );
-    }
+    assert_distinct_224_rgb_images_with_recorded_hashes(&root, &rows);
     // Each class has gray and colour images (against "gray means solar system"), measured on the
     // decoded pixels: a gray image has a mean chroma of at most a few units after JPEG.
     for class in CLASSES {
@@ -90,10 +76,7 @@ fn manifest_header_hashes_and_images_are_as_promised() {
 #[test]
 #[ignore = "downloads 325 MB of Debian packages and renders the whole set (about a minute)"]
 fn rebuild_from_the_packages_matches_the_shipped_files() {
-    let sources = match std::env::var_os("ASTROCONV_UNPACKED") {
-        Some(dir) => dataset::locate_unpacked(Path::new(&dir)).expect("unpacked packages"),
-        None => dataset::fetch_and_unpack(&repo().join("target/dataset-cache")).expect("packages"),
-    };
+    let sources = package_source().hubble_sources().expect("the pinned packages");
     let out = std::env::temp_dir().join(format!("astroconv-rebuild-{}", std::process::id()));
     let config = dataset::BuildConfig {
         sources,

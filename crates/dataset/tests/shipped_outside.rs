@@ -2,16 +2,12 @@
 //! `data/README.md`, and (ignored by default) a rebuild from the real packages compared byte for
 //! byte.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-
 use dataset::outside::Crop;
 use dataset::{CLASSES, Split, read_manifest, read_outside_labels, verify};
-use sha2::{Digest, Sha256};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+
+use common::{assert_distinct_224_rgb_images_with_recorded_hashes, package_source, repo};
 
 /// The `| class | images | … |` rows of data/README.md's outside table: class → count.
 fn documented_counts() -> Vec<(String, usize)> {
@@ -56,15 +52,7 @@ fn the_label_table_the_manifest_the_folders_and_the_readme_agree() {
 fn every_image_is_a_distinct_224_rgb_jpeg_with_its_recorded_hash() {
     let root = repo().join("data/outside");
     let rows = read_manifest(&root.join("manifest.csv")).expect("manifest");
-    let mut hashes = HashSet::new();
-    for r in &rows {
-        let bytes = std::fs::read(root.join(&r.file)).expect("listed file exists");
-        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(sha, r.sha256, "{} changed since the manifest was written", r.file);
-        assert!(hashes.insert(sha), "{} duplicates another image", r.file);
-        let img = image::load_from_memory(&bytes).expect("decodable JPEG");
-        assert_eq!((img.width(), img.height(), img.color()), (224, 224, image::ColorType::Rgb8));
-    }
+    assert_distinct_224_rgb_images_with_recorded_hashes(&root, &rows);
 }
 
 /// Rebuilds the set from the pinned packages (25 MB, cached in `target/dataset-cache`; or set
@@ -72,14 +60,8 @@ fn every_image_is_a_distinct_224_rgb_jpeg_with_its_recorded_hash() {
 #[test]
 #[ignore = "downloads two Debian packages (25 MB)"]
 fn rebuild_from_the_packages_matches_the_shipped_files() {
-    let dir = |i: usize| {
-        let p = &dataset::OUTSIDE_PACKAGES[i];
-        match std::env::var_os("ASTROCONV_UNPACKED") {
-            Some(root) => dataset::locate_share_dir(Path::new(&root), p).expect("unpacked"),
-            None => dataset::fetch_and_unpack_one(p, &repo().join("target/dataset-cache"))
-                .expect("package"),
-        }
-    };
+    let source = package_source();
+    let dir = |i: usize| source.share_dir(&dataset::OUTSIDE_PACKAGES[i]).expect("the package");
     let out = std::env::temp_dir().join(format!("astroconv-outside-{}", std::process::id()));
     let config = dataset::OutsideConfig {
         package_dirs: [dir(0), dir(1)],

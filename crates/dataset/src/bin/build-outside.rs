@@ -12,22 +12,16 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use dataset::{
-    CLASSES, OUTSIDE_PACKAGES, OutsideConfig, Split, build_outside, fetch_and_unpack_one,
-    locate_share_dir,
-};
+use dataset::{CLASSES, OUTSIDE_PACKAGES, OutsideConfig, PackageArgs, Split, build_outside};
 
 /// Rebuild data/outside from mate-screensaver-common and munipack-doc.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
-    /// Use already-unpacked packages: DIR/<share dir> or DIR/<package>/<share dir> for each
-    /// (usr/share/backgrounds/cosmos, usr/share/doc/munipack).
-    #[arg(long, value_name = "DIR")]
-    unpacked: Option<PathBuf>,
-    /// Where to download and unpack the .deb files (when --unpacked is not given).
-    #[arg(long, value_name = "DIR", default_value = "target/dataset-cache")]
-    cache: PathBuf,
+    /// Where mate-screensaver-common and munipack-doc come from (their data folders are
+    /// usr/share/backgrounds/cosmos and usr/share/doc/munipack).
+    #[command(flatten)]
+    packages: PackageArgs,
     /// The label table.
     #[arg(long, value_name = "FILE", default_value = "data/labels/outside.csv")]
     labels: PathBuf,
@@ -41,13 +35,10 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let source = args.packages.source();
     let dir = |i: usize| -> anyhow::Result<PathBuf> {
         let p = &OUTSIDE_PACKAGES[i];
-        Ok(match &args.unpacked {
-            Some(root) => locate_share_dir(root, p)?,
-            None => fetch_and_unpack_one(p, &args.cache)
-                .with_context(|| format!("preparing {} in {}", p.name, args.cache.display()))?,
-        })
+        source.share_dir(p).with_context(|| format!("preparing {}", p.name))
     };
     let config = OutsideConfig {
         package_dirs: [dir(0)?, dir(1)?],
