@@ -7,6 +7,9 @@
 //! an image out channels-last for the larger layers' `dW` GEMM.
 
 use wide::f32x8;
+
+use super::Activation;
+use super::winograd::{input_1d, output_1d};
 #[cfg(not(target_feature = "avx512f"))]
 use wide::f32x8 as Lanes;
 #[cfg(target_feature = "avx512f")]
@@ -95,4 +98,58 @@ pub(super) fn relu_grad_lanes(y: &[f32], dy: &[f32], out: &mut [f32]) {
 /// of 8 channels out, with whole-vector loads and stores instead of 64 strided scalar stores.
 pub(super) fn transpose8(block: [[f32; 8]; 8]) -> [[f32; 8]; 8] {
     f32x8::transpose(block.map(f32x8::new)).map(f32x8::to_array)
+}
+
+/// Winograd's output transform `Y = Aᵀ M A` ([2, 2] from [4, 4]) of [`LANES`] tiles at once,
+/// plus `bias` and `activation`: `m[ξ]` holds position `ξ = 4·i + j` of the transformed tiles,
+/// lane `l` tile `l`. Returns the two output rows, each `[y(l, 0), y(l, 1)]` for l = 0, 1, …:
+/// the row as it lies in the image for LANES consecutive tiles. Every lane gets the same
+/// additions in the same order ([`output_1d`]), then `v + bias` and the activation exactly as
+/// [`Activation::apply`] (ReLU by a comparison, so NaN gives 0).
+#[inline]
+pub(super) fn winograd_output_lanes(
+    m: &[[f32; LANES]; 16],
+    bias: f32,
+    activation: Activation,
+) -> [[f32; 2 * LANES]; 2] {
+    let v = |xi: usize| f32x8::new(m[xi]);
+    let bias = f32x8::splat(bias);
+    let epilogue = |y: f32x8| {
+        let y = y + bias;
+        match activation {
+            Activation::Identity => y,
+            Activation::Relu => y.simd_gt(f32x8::ZERO).select(y, f32x8::ZERO),
+        }
+    };
+    // Aᵀ M [2, 4]: rows 0..4 of each column j combine into rows 0 and 1.
+    let columns: [[f32x8; 2]; 4] =
+        std::array::from_fn(|j| output_1d([v(j), v(4 + j), v(8 + j), v(12 + j)]));
+    let half: [[f32x8; 4]; 2] = std::array::from_fn(|i| columns.map(|column| column[i]));
+    // (Aᵀ M) A [2, 2]: along each row; the two columns of every tile side by side.
+    let mut rows = [[0.0; 2 * LANES]; 2];
+    for (row, half) in rows.iter_mut().zip(half) {
+        let [left, right] = output_1d(half);
+        let (left, right) = (epilogue(left).to_array(), epilogue(right).to_array());
+        for l in 0..LANES {
+            (row[2 * l], row[2 * l + 1]) = (left[l], right[l]);
+        }
+    }
+    rows
+}
+
+/// Winograd's input transform along a row, `Bᵀ d` for the 4 columns `2l .. 2l + 4` of `row`,
+/// for [`LANES`] tiles `l` at once (neighbouring tiles overlap by two columns). Returns the 4
+/// transformed values, each over the LANES tiles: the same additions as [`input_1d`] on one
+/// tile.
+#[inline]
+pub(super) fn winograd_input_lanes(row: &[f32; 2 * LANES + 2]) -> [[f32; LANES]; 4] {
+    // columns[c][l] = row[2l + c]: the even and odd columns, and both shifted by one tile.
+    let mut columns = [[0.0; LANES]; 4];
+    for (c, column) in columns.iter_mut().enumerate() {
+        for (l, value) in column.iter_mut().enumerate() {
+            *value = row[2 * l + c];
+        }
+    }
+    let [a, b, c, d] = columns.map(f32x8::new);
+    input_1d([a, b, c, d]).map(f32x8::to_array)
 }

@@ -20,6 +20,11 @@
 //! (`implicit.rs`); with "same" padding `dx` is then the padded `dy` convolved with the
 //! 180°-turned kernel, one GEMM with no col2im. `docs/convolution.md` §7 derives both.
 //!
+//! 3×3 layers with stride 1, padding 1 and at least 64 input and output channels (conv4 and
+//! conv5 of the paper) run Winograd's F(2×2, 3×3) instead (`winograd.rs`, forward and the
+//! backward's `dx`): 16 GEMMs over transformed 4×4 tiles, 2.25× fewer multiplies
+//! (`docs/convolution.md` §8).
+//!
 //! [`forward_relu_into`] and [`backward_relu_into`] are `relu(conv2d(x))` in one op: the ReLU is
 //! applied in the pass that already writes `y` (adding the bias), and its backward mask
 //! (`dy` where `y > 0`) in the pass that already copies `dy` into the padded grid. The unfused
@@ -43,6 +48,7 @@ mod scratch;
 #[cfg(test)]
 mod tests;
 mod upstream;
+mod winograd;
 
 use std::ops::Range;
 
@@ -51,8 +57,9 @@ use rayon::prelude::*;
 use self::im2col::Im2col;
 use self::implicit::{OutputColumns, PaddedGrid};
 use self::relu_pool::{RawImage, relu_pool};
-use self::scratch::{COLS, FLIPPED, PARTIALS, STARTS, TAPS_FIRST, with_scratch};
+use self::scratch::{COLS, FLIPPED, PARTIALS, STARTS, TAPS_FIRST, WINOGRAD_WEIGHTS, with_scratch};
 use self::upstream::{Layout, PoolWindows, Upstream, scatter_pooled};
+use self::winograd::{Planes, Winograd};
 use crate::ops::gemm::{Accumulate, GemmDims, IN_PLACE_RUN, Operand, Threads, Transpose, gemm_on};
 use crate::ops::max_pool2d::Pool2dParams;
 use crate::{Shape4, Tensor, TensorError};
@@ -63,6 +70,17 @@ use crate::{Shape4, Tensor, TensorError};
 /// (CPU ms, GEMM → own kernel): conv1 3→16 @224 10.8 → 6.7, conv2 16→32 @112 22.8 → 20.6,
 /// conv3 32→64 @56 19.9 → 21.0, conv5 64→128 @56 76.4 → 78.2 (docs/benchmarks.md).
 const DIRECT_WEIGHT_GRAD: usize = 64;
+
+/// 3×3, stride-1, padding-1 convolutions with at least this many input and output channels
+/// run Winograd's F(2×2, 3×3) (`winograd.rs`) instead of the implicit im2col GEMM, forward
+/// and for the implicit backward's `dx` (a convolution from C_out to C_in channels). Its
+/// transforms cost O((C_in + C_out)·tiles) next to the GEMMs' O(C_in·C_out·tiles), so it
+/// pays only when both are wide. Batch 32, 2 threads, direct-convolution GFLOP/s, old (im2col)
+/// → Winograd, measured in alternating runs (docs/benchmarks.md): forward conv2 16→32 @112
+/// 186–190 → 150–156, conv3 32→64 @56 199–203 → 204, conv4 64→64 @56 210–211 → 247–251,
+/// conv5 64→128 @56 213–214 → 267–275; backward (dW and dx) conv3 198 → 193–198, conv4
+/// 200–204 → 221–226, conv5 201–203 → 215–217. So conv3 (whose dx is 64→32) stays on im2col.
+const WINOGRAD_MIN_CHANNELS: usize = 64;
 
 /// Images per backward task. Each chunk sums its own `dW`, `db`; the chunks are then added in
 /// order. Fixed (never derived from the thread count) so that results are reproducible; small
@@ -181,6 +199,29 @@ impl Geometry {
     /// runs that are not whole vectors ([`PaddedGrid::in_runs`]).
     fn forward_grid(&self, p: Conv2dParams) -> Option<PaddedGrid> {
         self.padded_grid(p).map(|grid| PaddedGrid { ragged_runs: true, ..grid })
+    }
+
+    /// The Winograd path's shapes, when it takes this convolution ([`WINOGRAD_MIN_CHANNELS`]):
+    /// 3×3, stride 1, padding 1.
+    fn winograd(&self, p: Conv2dParams) -> Option<Winograd> {
+        let shape = (self.w.h, self.w.w, p.stride, p.padding);
+        let wide = self.x.c.min(self.w.n) >= WINOGRAD_MIN_CHANNELS;
+        (shape == (3, 3, 1, 1) && wide).then_some(Winograd {
+            c_in: self.x.c,
+            c_out: self.w.n,
+            h: self.x.h,
+            w: self.x.w,
+        })
+    }
+
+    /// The Winograd shapes of the implicit backward's `dx` when it takes that path: `dx` is
+    /// the convolution of the padded dY (C_out channels) with the turned kernel W' (C_in
+    /// outputs), so the rule of [`Geometry::winograd`] applies to that convolution, whose
+    /// input has C_out channels.
+    fn winograd_dx(&self, p: Conv2dParams) -> Option<Winograd> {
+        let x = Shape4 { c: self.w.n, ..self.x };
+        let w = Shape4 { n: self.x.c, c: self.w.n, ..self.w };
+        Geometry { x, w, ..*self }.winograd(p)
     }
 
     fn im2col(&self, p: Conv2dParams) -> Im2col {
@@ -309,6 +350,9 @@ pub fn forward_relu_pool_into(
     argmax.resize(y.len(), 0);
     let (x, w, b) = (x.data(), w.data(), b.map(Tensor::data));
     let (y, argmax) = (y.data_mut(), argmax.as_mut_slice());
+    if let Some(geo) = g.winograd(p) {
+        return winograd::forward_relu_pool(geo, x, w, b, windows, y, argmax);
+    }
     let (image_len, pooled_len) = (g.x.c * g.x.h * g.x.w, g.w.n * pooled_hw.0 * pooled_hw.1);
     let c_out = g.w.n;
     match g.forward_grid(p) {
@@ -396,6 +440,9 @@ fn forward_activated(
     check_bias(op, &g, w, b)?;
     y.resize_for_overwrite(&g.y_dims());
     let (x, w, b, y) = (x.data(), w.data(), b.map(Tensor::data), y.data_mut());
+    if let Some(geo) = g.winograd(p) {
+        return winograd::forward(geo, x, w, b, activation, y);
+    }
     match g.forward_grid(p) {
         Some(grid) => implicit_gemm_forward(&grid, g.x.c, x, w, b, activation, y),
         None => im2col_gemm_forward(&g.im2col(p), x, w, b, activation, y),
@@ -851,11 +898,20 @@ fn backward_masked(
         // "Same" padding: dy padded like x has the same grid, so dx is a convolution of it.
         Some(grid) if g.w.h == g.w.w && g.w.h == 2 * p.padding + 1 => {
             let per_grid = images_per_grid(&grid).min(BATCH_CHUNK);
-            let implicit = Implicit { grid, c_in: g.x.c, c_out: g.w.n, per_grid };
+            let dx_winograd = out.dx.is_some().then(|| g.winograd_dx(p)).flatten();
+            let implicit = Implicit { grid, c_in: g.x.c, c_out: g.w.n, per_grid, dx_winograd };
             with_scratch(&FLIPPED, w.len(), |flipped| {
                 implicit.flip(w, flipped);
-                in_chunks(x, upstream, image_len, out, |threads, chunk| {
-                    implicit.backward_chunk(threads, w, flipped, chunk)
+                // dx by Winograd: the turned kernel W' [C_in, C_out, 3, 3] transformed once.
+                let u_len = dx_winograd.map_or(0, |geo| geo.weights_len());
+                with_scratch(&WINOGRAD_WEIGHTS, u_len, |u| {
+                    if let Some(geo) = dx_winograd {
+                        geo.transform_weights(flipped, u);
+                    }
+                    let (flipped, u) = (&*flipped, &*u);
+                    in_chunks(x, upstream, image_len, out, |threads, chunk| {
+                        implicit.backward_chunk(threads, w, (flipped, u), chunk)
+                    })
                 })
             })?;
             if implicit.weight_grad_route() == WeightGradRoute::ChannelsLast {
@@ -1068,6 +1124,8 @@ struct Implicit {
     c_out: usize,
     /// Images side by side on one grid.
     per_grid: usize,
+    /// `dx` by Winograd ([`Geometry::winograd_dx`]) instead of the `W'·cols(dyp)` GEMM.
+    dx_winograd: Option<Winograd>,
 }
 
 /// How the implicit backward computes `dW = dY·colsᵀ`.
@@ -1182,7 +1240,7 @@ impl Implicit {
         &self,
         threads: Threads,
         w: &[f32],
-        flipped: &[f32],
+        flipped: (&[f32], &[f32]),
         chunk: Chunk,
     ) -> Result<(), TensorError> {
         let Chunk { x, upstream, out: Outputs { mut dx, dw, db } } = chunk;
@@ -1212,12 +1270,12 @@ impl Implicit {
         &self,
         threads: Threads,
         (grid, starts): (&PaddedGrid, &Starts),
-        (w, flipped): (&[f32], &[f32]),
+        (w, (flipped, u)): (&[f32], (&[f32], &[f32])),
         (x, upstream): (&[f32], Upstream),
         acc: Accumulate,
         out: Outputs,
     ) -> Result<(), TensorError> {
-        let Outputs { dx, dw, db } = out;
+        let Outputs { mut dx, dw, db } = out;
         let route = self.weight_grad_route();
         let (plane, columns) = (grid.plane(), grid.columns());
         // The GEMMs' pixels (dx's columns, dW's sum): the real ones when the grid is in runs,
@@ -1286,7 +1344,14 @@ impl Implicit {
             }
             // The padded planes of dY: their border zeros add nothing to Σ dY.
             add_bias_grad(dyp, db);
-            if let Some(dx) = dx {
+            if let (Some(dx), Some(geo)) = (dx.as_deref_mut(), self.dx_winograd) {
+                // dx = the padded dY [C_out, H, W] per image convolved with W' [C_in, C_out,
+                // 3, 3], by Winograd, read straight from the grid.
+                let corner = grid.padding * grid.pitch() + grid.padding;
+                let (plane, pitch, image_step) = (grid.plane(), grid.pitch(), grid.image_step());
+                let dyp = Planes { data: dyp, origin: corner, image_step, plane, pitch };
+                geo.forward_images(u, dyp, None, Activation::Identity, dx)?;
+            } else if let Some(dx) = dx {
                 // dx = W' [C_in, C_out·KH·KW] · cols(dyp) [C_out·KH·KW, pixels]
                 let flipped = Operand::new(flipped, Transpose::No);
                 let cols = grid.at_outputs((dyp, Transpose::No), starts.dy_cols, starts.runs);

@@ -30,6 +30,8 @@ thread_local! {
     pub(super) static FLIPPED: Slot<f32> = const { Cell::new(Vec::new()) };
     /// `dW` in the channels-last GEMM's order [C_out, KH·KW, C_in], before it is permuted.
     pub(super) static TAPS_FIRST: Slot<f32> = const { Cell::new(Vec::new()) };
+    /// Winograd's transformed weights `U` [16, C_in, C_out], held while the images run.
+    pub(super) static WINOGRAD_WEIGHTS: Slot<f32> = const { Cell::new(Vec::new()) };
     /// The implicit path's row-start tables.
     pub(super) static STARTS: Slot<usize> = const { Cell::new(Vec::new()) };
 }

@@ -917,3 +917,217 @@ fn slabs_of_output_channels_give_the_bits_of_one_gemm() {
         check_forward(&case).expect("matches the reference");
     }
 }
+
+// ---- Winograd F(2×2, 3×3) (`winograd.rs`) ----
+
+/// The matrices of `docs/convolution.md` §8, written out: `Bᵀ` [4, 4], `G` [4, 3], `Aᵀ` [2, 4].
+const B_T: [[f64; 4]; 4] =
+    [[1., 0., -1., 0.], [0., 1., 1., 0.], [0., -1., 1., 0.], [0., 1., 0., -1.]];
+const G: [[f64; 3]; 4] = [[1., 0., 0.], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0., 0., 1.]];
+const A_T: [[f64; 4]; 2] = [[1., 1., 1., 0.], [0., 1., -1., -1.]];
+
+/// `P · Q` for small row-major matrices.
+fn matmul<const R: usize, const K: usize, const C: usize>(
+    p: &[[f64; K]; R],
+    q: &[[f64; C]; K],
+) -> [[f64; C]; R] {
+    std::array::from_fn(|r| std::array::from_fn(|c| (0..K).map(|k| p[r][k] * q[k][c]).sum()))
+}
+
+fn transpose<const R: usize, const C: usize>(p: &[[f64; C]; R]) -> [[f64; R]; C] {
+    std::array::from_fn(|c| std::array::from_fn(|r| p[r][c]))
+}
+
+#[test]
+fn winograd_matrices_give_the_direct_convolution_of_one_tile() {
+    // Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A in f64 with the matrices as printed, against the direct
+    // formula y[i][j] = Σ_a Σ_b g[a][b]·d[i + a][j + b] on random tiles: the matrices are right.
+    let mut rng = crate::Rng::new(11);
+    for _ in 0..20 {
+        let d: [[f64; 4]; 4] =
+            std::array::from_fn(|_| std::array::from_fn(|_| rng.uniform(-1.0, 1.0) as f64));
+        let g: [[f64; 3]; 3] =
+            std::array::from_fn(|_| std::array::from_fn(|_| rng.uniform(-1.0, 1.0) as f64));
+        let u = matmul(&matmul(&G, &g), &transpose(&G));
+        let v = matmul(&matmul(&B_T, &d), &transpose(&B_T));
+        let uv: [[f64; 4]; 4] = std::array::from_fn(|i| std::array::from_fn(|j| u[i][j] * v[i][j]));
+        let y = matmul(&matmul(&A_T, &uv), &transpose(&A_T));
+        for i in 0..2 {
+            for j in 0..2 {
+                let direct: f64 = (0..3)
+                    .flat_map(|a| (0..3).map(move |b| (a, b)))
+                    .map(|(a, b)| g[a][b] * d[i + a][j + b])
+                    .sum();
+                assert!(
+                    (y[i][j] - direct).abs() < 1e-12,
+                    "tile output ({i}, {j}): {} vs {direct}",
+                    y[i][j]
+                );
+            }
+        }
+
+        // The one-axis functions the loop nest uses are these matrices times a vector.
+        let f = |v: f64| v as f32;
+        let col: [f64; 4] = d[0];
+        let want = matmul(&B_T, &transpose(&[col]));
+        let got = winograd::input_1d(col.map(f));
+        assert!((0..4).all(|r| (f64::from(got[r]) - want[r][0]).abs() < 1e-6));
+        let want = matmul(&A_T, &transpose(&[col]));
+        let got = winograd::output_1d(col.map(f));
+        assert!((0..2).all(|r| (f64::from(got[r]) - want[r][0]).abs() < 1e-6));
+        let want = matmul(&G, &transpose(&[g[0]]));
+        let got = winograd::weight_1d(g[0].map(f));
+        assert!((0..4).all(|r| (f64::from(got[r]) - want[r][0]).abs() < 1e-6));
+        let want = u;
+        let got = winograd::weight_tile(g.map(|row| row.map(f)));
+        assert!((0..16).all(|k| (f64::from(got[k / 4][k % 4]) - want[k / 4][k % 4]).abs() < 1e-6));
+    }
+}
+
+/// The Winograd forward of `case` (3×3, stride 1, padding 1; any channel count, called
+/// directly, whatever the dispatch rule would pick) against the reference.
+fn check_winograd(case: &Conv2dCase, activation: Activation) -> Result<(), TestCaseError> {
+    let (x, w, b, _) = tensors(case);
+    let (xs, ws) = (case.x_shape, case.w_shape);
+    let geo = winograd::Winograd { c_in: xs.c, c_out: ws.n, h: xs.h, w: xs.w };
+    let mut y = vec![f32::NAN; xs.n * ws.n * xs.h * xs.w];
+    winograd::forward(geo, x.data(), w.data(), Some(b.data()), activation, &mut y)
+        .expect("valid sizes");
+    let mut want = reference::forward(&case.x, xs, &case.w, ws, Some(&case.b), case.p);
+    if activation == Activation::Relu {
+        want = crate::ops::relu::reference::forward(&want);
+    }
+    // Winograd's f32 error is a small constant factor larger than the direct sum's: the
+    // transforms add up to 4 inputs and 9 weights before multiplying, and the output transform
+    // adds 9 of the 16 products' sums, so the rounded intermediates are a few times larger
+    // than the direct sum's terms. 4× the direct tolerance, still growing with the reduction.
+    let terms = ws.c * 9 + 1;
+    check_close("y", &y, &want, 4.0 * atol(terms), 1e-5)
+}
+
+/// 3×3 / stride 1 / padding 1 cases for the Winograd path: channels just around the SIMD
+/// widths and the paper's counts, sides 1–3, primes, odd and even (partial tile rows and
+/// columns), up to 3 images.
+fn winograd_case() -> impl Strategy<Value = Conv2dCase> {
+    let channels = prop::sample::select(vec![1usize, 2, 3, 7, 8, 9, 15, 16, 17, 33]);
+    let sides = prop::sample::select(vec![1usize, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 23]);
+    (1..=3usize, channels.clone(), channels, sides.clone(), sides, any::<u64>()).prop_map(
+        |(n, c_in, c_out, h, w, seed)| {
+            let p = Conv2dParams { stride: 1, padding: 1 };
+            let (xs, ws) = (Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, 3, 3));
+            Conv2dCase::new(xs, ws, p, seed).expect("same padding always fits")
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn winograd_forward_matches_the_reference(case in winograd_case()) {
+        check_winograd(&case, Activation::Identity)?;
+        check_winograd(&case, Activation::Relu)?;
+    }
+}
+
+#[test]
+fn winograd_forward_matches_the_reference_across_blocks_and_images() {
+    // Blocks of tiles that cut tile rows and span images: 64→72 channels are blocks of 64
+    // tiles; a 23×19 image is 12×10 = 120 tiles (partial last row and column), a 16×16 one
+    // 64 (two images per task, blocks crossing from one image into the next), a 9×33 one 85.
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    for (n, c_in, c_out, h, w) in [(3, 64, 72, 23, 19), (5, 64, 72, 16, 16), (3, 40, 24, 9, 33)] {
+        let case =
+            Conv2dCase::new(Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, 3, 3), p, 7)
+                .expect("fits");
+        check_winograd(&case, Activation::Identity).expect("matches the reference");
+    }
+}
+
+#[test]
+fn winograd_forward_is_bit_identical_on_one_and_two_threads_and_per_image() {
+    // The dispatch takes the Winograd path here (C_in, C_out ≥ WINOGRAD_MIN_CHANNELS). Every output
+    // is computed from its own tile alone: the same bits on any number of threads, and for an
+    // image alone as within the batch (whose tasks and blocks cut the tiles differently).
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let (c_in, c_out) = (WINOGRAD_MIN_CHANNELS + 1, WINOGRAD_MIN_CHANNELS + 8);
+    let case = Conv2dCase::new(Shape4::new(5, c_in, 13, 18), Shape4::new(c_out, c_in, 3, 3), p, 5)
+        .expect("fits");
+    let (x, w, b, _) = tensors(&case);
+    let bits = |t: &[f32]| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let run = |threads: usize, x: &Tensor| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool.install(|| forward(x, &w, Some(&b), p).expect("valid"))
+    };
+    let (y1, y2) = (run(1, &x), run(2, &x));
+    assert_eq!(bits(y1.data()), bits(y2.data()));
+    let image_len = c_in * 13 * 18;
+    let out_len = c_out * 13 * 18;
+    for (i, image) in x.data().chunks_exact(image_len).enumerate() {
+        let alone = Tensor::from_vec(&[1, c_in, 13, 18], image.to_vec()).expect("one image");
+        let y_alone = run(2, &alone);
+        assert_eq!(bits(y_alone.data()), bits(&y1.data()[i * out_len..(i + 1) * out_len]));
+    }
+}
+
+#[test]
+fn dispatched_winograd_fuses_relu_and_pool_bit_for_bit() {
+    // forward_relu_into and forward_relu_pool_into on the Winograd path give exactly relu and
+    // max_pool2d applied to forward_into's output, and the backward's gradients agree too.
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let c_in = WINOGRAD_MIN_CHANNELS;
+    for (h, w) in [(8, 8), (11, 7)] {
+        let case = Conv2dCase::new(Shape4::new(3, c_in, h, w), Shape4::new(c_in, c_in, 3, 3), p, 9)
+            .expect("fits");
+        check_winograd(&case, Activation::Identity).expect("matches the reference");
+        check_fused_relu(&case).expect("fused relu is relu after conv");
+        for pool in [Pool2dParams { kernel: 2, stride: 2 }, Pool2dParams { kernel: 3, stride: 2 }] {
+            check_fused_relu_pool(&case, pool).expect("fused pool is pool after relu after conv");
+        }
+    }
+}
+
+#[test]
+fn dispatched_winograd_dx_matches_the_reference_and_the_fused_paths() {
+    // dx takes the Winograd path when C_in, C_out ≥ WINOGRAD_MIN_CHANNELS, reading dY from
+    // the backward's padded grid: one image per grid at 11×7, four side by side at 8×8 (six
+    // images: a full grid and a partial one per chunk).
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let m = WINOGRAD_MIN_CHANNELS;
+    for (n, c_in, c_out, h, w) in [(3, m, m, 11, 7), (6, m, m + 3, 8, 8), (2, m + 1, m, 13, 16)] {
+        let case =
+            Conv2dCase::new(Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, 3, 3), p, 13)
+                .expect("fits");
+        check_backward(&case).expect("gradients match the reference");
+        check_fused_relu(&case).expect("fused relu backward is relu's then conv's");
+        check_fused_relu_pool(&case, Pool2dParams { kernel: 2, stride: 2 })
+            .expect("fused pool backward is the three backwards");
+    }
+}
+
+#[test]
+fn winograd_gradients_are_bit_identical_on_one_and_two_threads() {
+    // 9 images of 10×9 on the Winograd path, forward and dx: two full chunks and a partial
+    // one.
+    let p = Conv2dParams { stride: 1, padding: 1 };
+    let (c_in, c_out) = (WINOGRAD_MIN_CHANNELS + 4, WINOGRAD_MIN_CHANNELS + 8);
+    let case = Conv2dCase::new(Shape4::new(9, c_in, 10, 9), Shape4::new(c_out, c_in, 3, 3), p, 3)
+        .expect("fits");
+    let (x, w, b, dy) = tensors(&case);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool.install(|| {
+            let mut y = Tensor::default();
+            forward_relu_into(&x, &w, Some(&b), p, &mut y).expect("valid");
+            let mut grads = Conv2dGrads::default();
+            backward_relu_into(&x, &w, &y, &dy, p, InputGrad::Compute, &mut grads).expect("valid");
+            (y, grads)
+        })
+    };
+    let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let ((y1, g1), (y2, g2)) = (run(1), run(2));
+    assert_eq!(bits(&y1), bits(&y2));
+    assert_eq!(bits(&g1.dw), bits(&g2.dw));
+    assert_eq!(bits(&g1.db), bits(&g2.db));
+    assert_eq!(bits(g1.dx.as_ref().expect("computed")), bits(g2.dx.as_ref().expect("computed")));
+}
