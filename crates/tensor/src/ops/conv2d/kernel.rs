@@ -122,9 +122,12 @@ pub(super) fn winograd_output_lanes(
         }
     };
     // Aᵀ M [2, 4]: rows 0..4 of each column j combine into rows 0 and 1.
-    let columns: [[f32x8; 2]; 4] =
-        std::array::from_fn(|j| output_1d([v(j), v(4 + j), v(8 + j), v(12 + j)]));
-    let half: [[f32x8; 4]; 2] = std::array::from_fn(|i| columns.map(|column| column[i]));
+    // (Written out: `array::map` and `from_fn` here were left as calls, not inlined.)
+    let [top0, bottom0] = output_1d([v(0), v(4), v(8), v(12)]);
+    let [top1, bottom1] = output_1d([v(1), v(5), v(9), v(13)]);
+    let [top2, bottom2] = output_1d([v(2), v(6), v(10), v(14)]);
+    let [top3, bottom3] = output_1d([v(3), v(7), v(11), v(15)]);
+    let half = [[top0, top1, top2, top3], [bottom0, bottom1, bottom2, bottom3]];
     // (Aᵀ M) A [2, 2]: along each row; the two columns of every tile side by side.
     let mut rows = [[0.0; 2 * LANES]; 2];
     for (row, half) in rows.iter_mut().zip(half) {
@@ -150,6 +153,7 @@ pub(super) fn winograd_input_lanes(row: &[f32; 2 * LANES + 2]) -> [[f32; LANES];
             *value = row[2 * l + c];
         }
     }
-    let [a, b, c, d] = columns.map(f32x8::new);
-    input_1d([a, b, c, d]).map(f32x8::to_array)
+    let [a, b, c, d] = columns;
+    let [a, b, c, d] = input_1d([f32x8::new(a), f32x8::new(b), f32x8::new(c), f32x8::new(d)]);
+    [a.to_array(), b.to_array(), c.to_array(), d.to_array()]
 }
