@@ -221,7 +221,7 @@ impl Winograd {
         let images = y.len() / (c_out * self.h * self.w);
         let total = images * self.tiles();
         let layout = self.layout();
-        // The 4 input rows of a tile row and their Bᵀ combinations, over the widest segment
+        // A zero row and the Bᵀ combinations of 4 input rows, over the widest segment
         // (a whole tile row, rounded up to whole vectors of tiles).
         let line = self.line_len(self.tiles_w());
         let (v_len, m_len) = (POSITIONS * layout.v_step, POSITIONS * layout.m_step);
@@ -232,8 +232,8 @@ impl Winograd {
                 rows.for_each(|(ci, s)| *s = xi * layout.v_step + ci * layout.tiles);
             }
             let starts = &*starts;
-            with_scratch(&COLS, v_len + m_len + 8 * line + LINE_FLOATS, |scratch| {
-                // v: [16, v_step] on a cache line, m: [16, m_step], lines: [8, line].
+            with_scratch(&COLS, v_len + m_len + 5 * line + LINE_FLOATS, |scratch| {
+                // v: [16, v_step] on a cache line, m: [16, m_step], lines: [5, line].
                 let (v, rest) = on_a_line(scratch, v_len);
                 let (m, lines) = rest.split_at_mut(m_len);
                 for first in (0..total).step_by(layout.tiles) {
@@ -285,7 +285,7 @@ impl Winograd {
     }
 
     /// `V_ξ[ci, column + k] = (Bᵀ d B)[ξ]` for the tiles `tx0 + k` of segment `s`, every
-    /// channel, into `v` ([`Layout`]). `lines` is scratch for 8 lines of the segment
+    /// channel, into `v` ([`Layout`]). `lines` is scratch for 5 lines of the segment
     /// ([`Winograd::line_len`]).
     fn input_segment(
         &self,
@@ -300,30 +300,38 @@ impl Winograd {
         // 2·tx1 + 1: each tile reads 4 of them, overlapping its neighbour by 2. Past them, up
         // to whole vectors of tiles, zeros.
         let width = self.line_len(count);
-        let (rows, combos) = lines[..8 * width].split_at_mut(4 * width);
+        // zeros: a row outside the image; combos [4, width], the rows' Bᵀ combinations.
+        let (zeros, combos) = lines[..5 * width].split_at_mut(width);
+        zeros.fill(0.0);
+        // Columns outside the image (and past the segment) stay 0 in every combination.
+        combos.fill(0.0);
         let first_col = 2 * s.tx.start;
-        // The image columns this segment reads: padded columns lo .. hi.
+        // The image columns this segment reads: padded columns lo .. hi (padded column p is
+        // image column p − 1), at lo − first_col .. hi − first_col of a line.
         let (lo, hi) = (first_col.max(1), (first_col + 2 * count + 2).min(self.w + 1));
-        rows.fill(0.0);
+        // Every tile reads at least one column: 2·tx0 ≤ W − 1, so lo ≤ W − 1 + 1 < hi.
+        debug_assert!(lo < hi);
+        let inside = lo - first_col..hi - first_col;
         for ci in 0..self.c_in {
-            // rows [4, width]: image rows 2ty − 1 .. 2ty + 3 over those columns (0 outside).
-            for (a, row) in rows.chunks_exact_mut(width).enumerate() {
+            // rows: image rows 2ty − 1 .. 2ty + 3 over those columns, read in place (zeros
+            // for a row outside the image).
+            let row = |a: usize| {
                 let r = (2 * s.ty + a).wrapping_sub(1);
-                if r < self.h && lo < hi {
+                if r < self.h {
                     let start = x.origin + s.image * x.image_step + ci * x.plane + r * x.pitch;
-                    // Padded column p is image column p − 1.
-                    let src = &x.data[start + lo - 1..start + hi - 1];
-                    row[lo - first_col..hi - first_col].copy_from_slice(src);
+                    &x.data[start + lo - 1..start + hi - 1]
+                } else {
+                    &zeros[..hi - lo]
                 }
-            }
-            // combos [4, width]: Bᵀ applied down every column, combo i = Σ_a Bᵀ[i][a]·row a.
-            let (r0, rest) = rows.split_at(width);
-            let (r1, rest) = rest.split_at(width);
-            let (r2, r3) = rest.split_at(width);
+            };
+            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+            // combos: Bᵀ applied down every column, combo i = Σ_a Bᵀ[i][a]·row a.
             let (c0, rest) = combos.split_at_mut(width);
             let (c1, rest) = rest.split_at_mut(width);
             let (c2, c3) = rest.split_at_mut(width);
-            for p in 0..width {
+            let (c0, c1) = (&mut c0[inside.clone()], &mut c1[inside.clone()]);
+            let (c2, c3) = (&mut c2[inside.clone()], &mut c3[inside.clone()]);
+            for p in 0..hi - lo {
                 let [a, b, c, d] = input_1d([r0[p], r1[p], r2[p], r3[p]]);
                 (c0[p], c1[p], c2[p], c3[p]) = (a, b, c, d);
             }
