@@ -4,6 +4,10 @@
 //! Throughput is `Elements(flops)`, so criterion's "Gelem/s" reads as GFLOP/s:
 //! forward `2·N·C_out·OH·OW·C_in·KH·KW`; backward with dx twice that (dW and dx are one GEMM of
 //! the forward's size each); backward without dx (conv1, whose input is the image) once that.
+//! These are the direct convolution's FLOPs whatever path runs: conv4 and conv5 (and every
+//! layer with at least 64 input and output channels) take Winograd's F(2×2, 3×3) forward and
+//! for dx, which does 16/36 of the multiply-adds, so their GFLOP/s can exceed the FMA peak.
+//! PyTorch's figures count the same way.
 //! The `_into` variants are timed, as the training loop uses them: outputs are reused, so no
 //! page faults from fresh allocations are counted. A small layer also runs the reference loops
 //! in the same group, for scale.

@@ -75,11 +75,12 @@ const DIRECT_WEIGHT_GRAD: usize = 64;
 /// run Winograd's F(2×2, 3×3) (`winograd.rs`) instead of the implicit im2col GEMM, forward
 /// and for the implicit backward's `dx` (a convolution from C_out to C_in channels). Its
 /// transforms cost O((C_in + C_out)·tiles) next to the GEMMs' O(C_in·C_out·tiles), so it
-/// pays only when both are wide. Batch 32, 2 threads, direct-convolution GFLOP/s, old (im2col)
-/// → Winograd, measured in alternating runs (docs/benchmarks.md): forward conv2 16→32 @112
-/// 186–190 → 150–156, conv3 32→64 @56 199–203 → 204, conv4 64→64 @56 210–211 → 247–251,
-/// conv5 64→128 @56 213–214 → 267–275; backward (dW and dx) conv3 198 → 193–198, conv4
-/// 200–204 → 221–226, conv5 201–203 → 215–217. So conv3 (whose dx is 64→32) stays on im2col.
+/// pays only when both are wide. Batch 32, 2 threads, direct-convolution GFLOP/s, im2col →
+/// Winograd, alternating runs (docs/benchmarks.md, "Winograd F(2×2, 3×3)"): forward conv4
+/// 64→64 @56 213 → 241–243, conv5 64→128 @56 214–216 → 267–272 (PyTorch 207, 212); backward
+/// (dW and dx) conv4 202 → 226, conv5 201 → 227. conv3 32→64 (its dx is 64→32) was level at
+/// 56×56 (forward 202 → 202–204, backward 200–201 → 200–205) and the 64² step was no faster
+/// with it, so it stays on the GEMM; conv2 16→32 @112 was slower (186–190 → 150–156).
 const WINOGRAD_MIN_CHANNELS: usize = 64;
 
 /// Images per backward task. Each chunk sums its own `dW`, `db`; the chunks are then added in
