@@ -44,13 +44,15 @@
 //! thread and sum over `C_in` in an order fixed by the sizes. So the bits depend neither on
 //! the thread count nor on the other images of the batch.
 //!
-//! **Accuracy.** The transforms add and subtract inputs (`Bᵀ d B` sums up to 4 values of `d`,
-//! `G g Gᵀ` up to 9 of `g`, halved twice) before they are multiplied, and `Aᵀ M A` adds 9
-//! products' sums: each output is the same exact value as the direct sum, but rounded along a
-//! different path whose intermediate values are up to a few times larger than the terms of the
-//! direct sum. Its f32 error is therefore a small constant factor larger than im2col's, still
-//! growing only with the reduction length C_in (`tests.rs` checks it against the f64 reference
-//! with 4× the direct paths' tolerance).
+//! **Accuracy.** Each output is exactly the direct sum in real arithmetic, rounded along a
+//! different path. The transforms add and subtract before multiplying (`Bᵀ d B` sums up to 4
+//! values of `d`, `G g Gᵀ` up to 9 of `g`, scaled by ¼; `Aᵀ M A` adds 9 of the 16 channel
+//! sums), so the values being rounded are up to a few times larger than the direct sum's terms
+//! and the worst case is a constant factor above im2col's: the tests allow 4× the direct paths'
+//! tolerance. But the C_in·9-term dot product also becomes 16 sums of C_in terms, which round
+//! less: measured on uniform inputs, Winograd's largest error against the f64 reference was
+//! 0.3–0.7× im2col's, its RMS error 0.6–0.9× (`tests.rs`,
+//! `winograd_error_is_within_a_small_factor_of_the_im2col_paths`).
 
 use std::ops::{Add, Sub};
 
