@@ -20,10 +20,10 @@
 //! (`implicit.rs`); with "same" padding `dx` is then the padded `dy` convolved with the
 //! 180°-turned kernel, one GEMM with no col2im. `docs/convolution.md` §7 derives both.
 //!
-//! 3×3 layers with stride 1, padding 1 and at least 64 input and output channels (conv4 and
-//! conv5 of the paper) run Winograd's F(2×2, 3×3) instead (`winograd.rs`, forward and the
-//! backward's `dx`): 16 GEMMs over transformed 4×4 tiles, 2.25× fewer multiplies
-//! (`docs/convolution.md` §8).
+//! 3×3 layers with stride 1, padding 1, at least 64 input and output channels and at least 15
+//! pixels wide (conv4 and conv5 of the paper) run Winograd's F(2×2, 3×3) instead
+//! (`winograd.rs`, forward and the backward's `dx`): 16 GEMMs over transformed 4×4 tiles,
+//! 2.25× fewer multiplies (`docs/convolution.md` §8).
 //!
 //! [`forward_relu_into`] and [`backward_relu_into`] are `relu(conv2d(x))` in one op: the ReLU is
 //! applied in the pass that already writes `y` (adding the bias), and its backward mask
@@ -82,6 +82,14 @@ const DIRECT_WEIGHT_GRAD: usize = 64;
 /// 56×56 (forward 202 → 202–204, backward 200–201 → 200–205) and the 64² step was no faster
 /// with it, so it stays on the GEMM; conv2 16→32 @112 was slower (186–190 → 150–156).
 const WINOGRAD_MIN_CHANNELS: usize = 64;
+
+/// Narrowest image the Winograd path takes: its transforms run 8 tiles of one tile row at a
+/// time (`kernel::winograd_output_lanes`), so a row of fewer than 8 tiles (W < 15) leaves
+/// lanes idle: half of them at 8×8, three quarters at 4×4. Measured on `wide-bn` at 64², batch
+/// 64, whose 128→128 @8 and 128→256 @4 layers it excludes (`trainer bench`, img/s, old =
+/// im2col everywhere): old 414–426, Winograd on every wide layer 401–425, without those two
+/// 417–439; at 128², batch 32: 111.8–112.4, 112.9–113.7, 114.7–116.6 (docs/benchmarks.md).
+const WINOGRAD_MIN_WIDTH: usize = 15;
 
 /// Images per backward task. Each chunk sums its own `dW`, `db`; the chunks are then added in
 /// order. Fixed (never derived from the thread count) so that results are reproducible; small
@@ -202,11 +210,12 @@ impl Geometry {
         self.padded_grid(p).map(|grid| PaddedGrid { ragged_runs: true, ..grid })
     }
 
-    /// The Winograd path's shapes, when it takes this convolution ([`WINOGRAD_MIN_CHANNELS`]):
-    /// 3×3, stride 1, padding 1.
+    /// The Winograd path's shapes, when it takes this convolution: 3×3, stride 1, padding 1,
+    /// [`WINOGRAD_MIN_CHANNELS`] and [`WINOGRAD_MIN_WIDTH`].
     fn winograd(&self, p: Conv2dParams) -> Option<Winograd> {
         let shape = (self.w.h, self.w.w, p.stride, p.padding);
-        let wide = self.x.c.min(self.w.n) >= WINOGRAD_MIN_CHANNELS;
+        let wide =
+            self.x.c.min(self.w.n) >= WINOGRAD_MIN_CHANNELS && self.x.w >= WINOGRAD_MIN_WIDTH;
         (shape == (3, 3, 1, 1) && wide).then_some(Winograd {
             c_in: self.x.c,
             c_out: self.w.n,

@@ -1077,7 +1077,7 @@ fn dispatched_winograd_fuses_relu_and_pool_bit_for_bit() {
     // max_pool2d applied to forward_into's output, and the backward's gradients agree too.
     let p = Conv2dParams { stride: 1, padding: 1 };
     let c_in = WINOGRAD_MIN_CHANNELS;
-    for (h, w) in [(8, 8), (11, 7)] {
+    for (h, w) in [(8, WINOGRAD_MIN_WIDTH + 1), (11, WINOGRAD_MIN_WIDTH)] {
         let case = Conv2dCase::new(Shape4::new(3, c_in, h, w), Shape4::new(c_in, c_in, 3, 3), p, 9)
             .expect("fits");
         check_winograd(&case, Activation::Identity).expect("matches the reference");
@@ -1091,11 +1091,12 @@ fn dispatched_winograd_fuses_relu_and_pool_bit_for_bit() {
 #[test]
 fn dispatched_winograd_dx_matches_the_reference_and_the_fused_paths() {
     // dx takes the Winograd path when C_in, C_out ≥ WINOGRAD_MIN_CHANNELS, reading dY from
-    // the backward's padded grid: one image per grid at 11×7, four side by side at 8×8 (six
-    // images: a full grid and a partial one per chunk).
+    // the backward's padded grid: one image per grid at 11×15, four side by side at 16×16
+    // (six images: a full grid and a partial one per chunk).
     let p = Conv2dParams { stride: 1, padding: 1 };
     let m = WINOGRAD_MIN_CHANNELS;
-    for (n, c_in, c_out, h, w) in [(3, m, m, 11, 7), (6, m, m + 3, 8, 8), (2, m + 1, m, 13, 16)] {
+    for (n, c_in, c_out, h, w) in [(3, m, m, 11, 15), (6, m, m + 3, 16, 16), (2, m + 1, m, 13, 17)]
+    {
         let case =
             Conv2dCase::new(Shape4::new(n, c_in, h, w), Shape4::new(c_out, c_in, 3, 3), p, 13)
                 .expect("fits");
@@ -1108,11 +1109,11 @@ fn dispatched_winograd_dx_matches_the_reference_and_the_fused_paths() {
 
 #[test]
 fn winograd_gradients_are_bit_identical_on_one_and_two_threads() {
-    // 9 images of 10×9 on the Winograd path, forward and dx: two full chunks and a partial
+    // 9 images of 10×17 on the Winograd path, forward and dx: two full chunks and a partial
     // one.
     let p = Conv2dParams { stride: 1, padding: 1 };
     let (c_in, c_out) = (WINOGRAD_MIN_CHANNELS + 4, WINOGRAD_MIN_CHANNELS + 8);
-    let case = Conv2dCase::new(Shape4::new(9, c_in, 10, 9), Shape4::new(c_out, c_in, 3, 3), p, 3)
+    let case = Conv2dCase::new(Shape4::new(9, c_in, 10, 17), Shape4::new(c_out, c_in, 3, 3), p, 3)
         .expect("fits");
     let (x, w, b, dy) = tensors(&case);
     let run = |threads: usize| {
@@ -1186,5 +1187,32 @@ fn winograd_error_is_within_a_small_factor_of_the_im2col_paths() {
             w_rms / g_rms
         );
         assert!(w_max <= 4.0 * g_max && w_rms <= 4.0 * g_rms, "{c_in}->{c_out} @{hw}");
+    }
+}
+
+#[test]
+fn winograd_takes_the_wide_three_by_three_layers_only() {
+    // Which layers of the networks take the Winograd path, forward (`winograd`) and for dx
+    // (`winograd_dx`): (C_in, C_out, side, stride, padding, kernel, expected).
+    let same = Conv2dParams { stride: 1, padding: 1 };
+    let cases = [
+        (3, 16, 224, same, 3, false),  // conv1: 3 input channels
+        (16, 32, 112, same, 3, false), // conv2
+        (32, 64, 56, same, 3, false),  // conv3: measured level, stays on the GEMM
+        (64, 64, 56, same, 3, true),   // conv4 at 224² input
+        (64, 128, 56, same, 3, true),  // conv5
+        (64, 64, 16, same, 3, true),   // conv4 at 64² input
+        (64, 128, 16, same, 3, true),  // conv5 at 64² (also wide-bn's third layer)
+        (128, 128, 8, same, 3, false), // wide-bn's fourth at 64²: tile rows of 4
+        (128, 256, 4, same, 3, false), // wide-bn's fifth at 64²
+        (64, 64, 56, Conv2dParams { stride: 2, padding: 1 }, 3, false),
+        (64, 64, 56, Conv2dParams { stride: 1, padding: 2 }, 5, false),
+    ];
+    for (c_in, c_out, side, p, k, expected) in cases {
+        let x = Tensor::zeros(&[1, c_in, side, side]);
+        let w = Tensor::zeros(&[c_out, c_in, k, k]);
+        let g = geometry("test", &x, &w, p).expect("valid");
+        assert_eq!(g.winograd(p).is_some(), expected, "{c_in}->{c_out} @{side} {p:?}");
+        assert_eq!(g.winograd_dx(p).is_some(), expected, "dx of {c_in}->{c_out} @{side}");
     }
 }
