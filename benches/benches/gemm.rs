@@ -16,7 +16,7 @@
 //! `MATMUL_NUM_THREADS=1 GEMM_BENCH_CLOCK=cpu cargo bench -p benches --bench gemm`
 //! (see docs/benchmarks.md for the recorded runs).
 
-use benches::{BATCH, PAPER_LAYERS, peak_gflops};
+use benches::{BATCH, MedianLog, PAPER_LAYERS};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, black_box, criterion_group, criterion_main,
 };
@@ -93,7 +93,7 @@ impl Problem {
 }
 
 /// Per-iteration times of each (variant, problem) bench: the samples criterion asked for.
-type Samples = Mutex<Vec<(String, usize, u64, Vec<f64>)>>;
+type Samples = Mutex<MedianLog>;
 
 /// Nanoseconds this thread has spent running on a CPU (first field of its schedstat).
 fn on_cpu_ns() -> Option<u64> {
@@ -128,30 +128,14 @@ fn timed(
         }
     });
     let mut log = samples.lock().expect("no bench thread panicked");
-    let seconds = elapsed.as_secs_f64() / iters as f64;
-    match log.iter_mut().find(|(l, _, _, _)| l == label) {
-        Some((_, _, _, times)) => times.push(seconds),
-        None => log.push((label.to_string(), threads, flops, vec![seconds])),
-    }
+    log.record(label, threads, flops, iters, elapsed);
     elapsed
 }
 
-/// Prints the median GFLOP/s of every logged bench and its share of the FMA peak.
+/// Prints the median of every logged bench (see [`MedianLog::report`]).
 fn report(samples: &Samples) {
     let clock = if cpu_clock() { "on-CPU time for 1 thread, wall for 2" } else { "wall time" };
-    println!("median of the samples ({clock}):");
-    let mut log = samples.lock().expect("no bench thread panicked");
-    for (label, threads, flops, times) in log.iter_mut() {
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        let gflops = *flops as f64 / median / 1e9;
-        let peak = peak_gflops(*threads);
-        println!(
-            "{label:<58} {gflops:7.1} GFLOP/s = {:5.1} % of the {threads}-core peak ({peak:.0})",
-            100.0 * gflops / peak
-        );
-    }
-    log.clear();
+    samples.lock().expect("no bench thread panicked").report(clock);
 }
 
 /// The thread count matrixmultiply uses in this process (it reads the variable once).

@@ -13,7 +13,7 @@
 //!
 //! `cargo bench -p benches --bench linear` (docs/benchmarks.md has the recorded runs).
 
-use benches::peak_gflops;
+use benches::MedianLog;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, black_box, criterion_group, criterion_main,
 };
@@ -56,11 +56,8 @@ impl Layer {
     }
 }
 
-/// Median seconds per call of each bench, for the share-of-peak lines after the group.
-type Medians = Vec<(String, usize, u64, Vec<f64>)>;
-
 fn timed(
-    log: &mut Medians,
+    log: &mut MedianLog,
     label: &str,
     (pool, threads): (&rayon::ThreadPool, usize),
     flops: u64,
@@ -74,29 +71,8 @@ fn timed(
         }
         start.elapsed()
     });
-    let seconds = elapsed.as_secs_f64() / iters as f64;
-    match log.iter_mut().find(|(l, _, _, _)| l == label) {
-        Some((_, _, _, times)) => times.push(seconds),
-        None => log.push((label.to_string(), threads, flops, vec![seconds])),
-    }
+    log.record(label, threads, flops, iters, elapsed);
     elapsed
-}
-
-fn report(log: &mut Medians) {
-    println!("median of the samples (wall time):");
-    for (label, threads, flops, times) in log.iter_mut() {
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        let gflops = *flops as f64 / median / 1e9;
-        let peak = peak_gflops(*threads);
-        println!(
-            "{label:<40} {:8.3} ms {gflops:7.1} GFLOP/s = {:5.1} % of the {threads}-core peak \
-             ({peak:.0})",
-            median * 1e3,
-            100.0 * gflops / peak
-        );
-    }
-    log.clear();
 }
 
 fn linear_layers(c: &mut Criterion) {
@@ -108,7 +84,7 @@ fn linear_layers(c: &mut Criterion) {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool")
     };
     let pools = [pool(1), pool(2)];
-    let mut log = Medians::new();
+    let mut log = MedianLog::default();
     let mut g = c.benchmark_group("linear");
     g.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(2));
@@ -154,7 +130,7 @@ fn linear_layers(c: &mut Criterion) {
         }
     }
     g.finish();
-    report(&mut log);
+    log.report("wall time");
 }
 
 criterion_group!(benches, linear_layers);

@@ -2,6 +2,8 @@
 //! machine's FMA peak so each bench can print its share of it.
 #![forbid(unsafe_code)]
 
+use std::time::Duration;
+
 use tensor::ops::gemm::GemmDims;
 
 /// Batch size of the paper's training runs, used by every layer benchmark.
@@ -68,4 +70,65 @@ pub fn peak_gflops(threads: usize) -> f64 {
 /// A measured rate as a fraction of [`peak_gflops`].
 pub fn share_of_peak(gflops: f64, threads: usize) -> f64 {
     gflops / peak_gflops(threads)
+}
+
+/// The per-call times of each bench in a group, so that the group can end with one line per
+/// bench: its median time, GFLOP/s and share of the FMA peak (criterion prints only its own
+/// statistics, in "elements" per second).
+#[derive(Debug, Default)]
+pub struct MedianLog {
+    entries: Vec<MedianEntry>,
+}
+
+/// One bench of a [`MedianLog`]: its label, thread count, FLOPs per call and seconds per call.
+#[derive(Debug)]
+struct MedianEntry {
+    label: String,
+    threads: usize,
+    flops: u64,
+    seconds: Vec<f64>,
+}
+
+impl MedianLog {
+    /// Logs one sample of `label`: `iters` calls took `elapsed` on `threads` threads, each call
+    /// doing `flops` FLOPs.
+    pub fn record(
+        &mut self,
+        label: &str,
+        threads: usize,
+        flops: u64,
+        iters: u64,
+        elapsed: Duration,
+    ) {
+        let seconds = elapsed.as_secs_f64() / iters as f64;
+        match self.entries.iter_mut().find(|e| e.label == label) {
+            Some(entry) => entry.seconds.push(seconds),
+            None => self.entries.push(MedianEntry {
+                label: label.to_string(),
+                threads,
+                flops,
+                seconds: vec![seconds],
+            }),
+        }
+    }
+
+    /// Prints the median time per call of every logged bench, its GFLOP/s and its share of
+    /// [`peak_gflops`] for its thread count, under a heading naming `clock`; then forgets them.
+    pub fn report(&mut self, clock: &str) {
+        println!("median of the samples ({clock}):");
+        for entry in &mut self.entries {
+            entry.seconds.sort_by(f64::total_cmp);
+            let median = entry.seconds[entry.seconds.len() / 2];
+            let gflops = entry.flops as f64 / median / 1e9;
+            let (label, threads) = (&entry.label, entry.threads);
+            println!(
+                "{label:<58} {:8.3} ms {gflops:7.1} GFLOP/s = {:5.1} % of the {threads}-core peak \
+                 ({:.0})",
+                median * 1e3,
+                100.0 * share_of_peak(gflops, threads),
+                peak_gflops(threads)
+            );
+        }
+        self.entries.clear();
+    }
 }
