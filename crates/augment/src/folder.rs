@@ -19,7 +19,7 @@ use crate::split::{Part, group_of};
 use crate::transforms::geometry::center_crop;
 use crate::transforms::resize::resize_shorter_side;
 use crate::{AugmentError, Image};
-use image::{DynamicImage, ImageError, ImageReader, Limits, RgbImage};
+use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
@@ -178,7 +178,7 @@ pub fn load(root: &Path, opts: &LoadOptions) -> Result<Dataset, AugmentError> {
     let decoded: Vec<Result<Sample, AugmentError>> = files
         .par_iter()
         .map(|(class, path)| {
-            let pixels = decode(path, opts)?;
+            let pixels = read_image(path, opts)?;
             let file = relative(root, path);
             let (group, split) = match manifest.as_ref().and_then(|m| m.get(&file)) {
                 Some(row) => (row.group.clone(), Some(row.split)),
@@ -271,8 +271,14 @@ fn relative(root: &Path, path: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
-/// Reads, decodes, converts to RGB and resizes one file.
-fn decode(path: &Path, opts: &LoadOptions) -> Result<RgbImage, AugmentError> {
+/// Reads, decodes, converts to RGB and resizes one file, exactly as [`load`] does for each file
+/// of a folder (`opts.bad_images` does not apply: a bad file is always an error). Classifying a
+/// single file this way gives it the pixels it would have in a folder.
+///
+/// # Errors
+/// The same typed errors as [`load`], each naming the file: unreadable, empty, not an image,
+/// corrupt or truncated, too large to decode, smaller than `opts.min_side`.
+pub fn read_image(path: &Path, opts: &LoadOptions) -> Result<RgbImage, AugmentError> {
     let shown = || path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| AugmentError::io(path, e))?;
     if bytes.is_empty() {
@@ -281,8 +287,12 @@ fn decode(path: &Path, opts: &LoadOptions) -> Result<RgbImage, AugmentError> {
     let mut reader = ImageReader::new(Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(|e| AugmentError::io(path, e))?;
-    if reader.format().is_none() {
-        return Err(AugmentError::NotAnImage { path: shown() });
+    match reader.format() {
+        None => return Err(AugmentError::NotAnImage { path: shown() }),
+        // The JPEG decoder fills a truncated file's missing rows and succeeds; catch it first.
+        Some(ImageFormat::Jpeg) => crate::jpeg::check_complete(&bytes)
+            .map_err(|reason| AugmentError::Decode { path: shown(), reason })?,
+        Some(_) => {}
     }
     let mut limits = Limits::default();
     limits.max_alloc = Some(opts.max_decode_bytes);

@@ -27,6 +27,7 @@ mod error;
 pub mod expand;
 pub mod folder;
 mod image;
+mod jpeg;
 pub mod mix;
 pub mod pipeline;
 pub mod shift;
@@ -37,7 +38,9 @@ pub mod tta;
 pub use batch::{augment_sample, balanced_epoch, make_batch, shuffled_epoch};
 pub use error::AugmentError;
 pub use expand::{expand, preview_grid};
-pub use folder::{BadImagePolicy, Dataset, LoadOptions, LoadSize, Sample, SkippedFile, load};
+pub use folder::{
+    BadImagePolicy, Dataset, LoadOptions, LoadSize, Sample, SkippedFile, load, read_image,
+};
 pub use image::{CHANNELS, Image, stack};
 pub use mix::{MixKind, MixedBatch, mix_batch};
 pub use pipeline::{AugmentPreset, Pipeline, Step, Transform};

@@ -31,8 +31,12 @@ fn save(path: &Path, img: &RgbImage) {
 }
 
 fn png_bytes(img: &RgbImage) -> Vec<u8> {
+    encoded(img, image::ImageFormat::Png)
+}
+
+fn encoded(img: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    img.write_to(&mut out, format).unwrap();
     out.into_inner()
 }
 
@@ -139,6 +143,15 @@ fn each_kind_of_bad_file_is_a_typed_error_or_a_counted_skip() {
         |p| write(p, &truncated),
         opts(8),
         |e| matches!(e, AugmentError::Decode { .. }),
+    );
+    // JPEG's decoder would fill the missing rows and succeed: the loader checks the markers.
+    let jpeg = encoded(&rgb(64, 64, 9), image::ImageFormat::Jpeg);
+    let cut_in_scan = jpeg[..jpeg.len() * 4 / 5].to_vec();
+    check_bad_file(
+        "truncated-jpeg",
+        |p| write(p, &cut_in_scan),
+        opts(8),
+        |e| matches!(e, AugmentError::Decode { reason, .. } if reason.contains("truncated")),
     );
     let mut corrupt = png.clone();
     for b in &mut corrupt[40..] {
