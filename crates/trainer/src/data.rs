@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use augment::{
-    AugmentPreset, BadImagePolicy, Dataset, LoadOptions, LoadSize, Pipeline, Split, SplitFractions,
+    AugmentPreset, BadImagePolicy, Dataset, Image, LoadOptions, LoadSize, Pipeline, Split,
+    SplitFractions,
 };
 use tensor::Tensor;
 
@@ -43,18 +44,35 @@ pub fn load_folder(
         ))
         .into());
     }
-    let opts = LoadOptions {
-        size: LoadSize::CenterSquare(preset(choice).working_size(image_size) as u32),
-        bad_images: BadImagePolicy::Fail,
-        ..LoadOptions::default()
-    };
-    augment::load(dir, &opts).map_err(|e| {
+    augment::load(dir, &load_options(image_size, choice)).map_err(|e| {
         Failure::BadInput(format!(
             "loading the image folder {}: {e}. Fix or remove that file/folder and run again",
             dir.display()
         ))
         .into()
     })
+}
+
+/// How a run with this image size and augmentation holds images in memory: centre squares at
+/// the preset's working size, a bad file is an error.
+fn load_options(image_size: usize, choice: AugmentChoice) -> LoadOptions {
+    LoadOptions {
+        size: LoadSize::CenterSquare(preset(choice).working_size(image_size) as u32),
+        bad_images: BadImagePolicy::Fail,
+        ..LoadOptions::default()
+    }
+}
+
+/// One image file as [`load_folder`] would hold it for a run with these settings, so `predict`
+/// gives a file the same pixels, and so the same probabilities, as `eval` gives it in a folder.
+///
+/// # Errors
+/// [`Failure::BadInput`] naming the file and the problem (unreadable, not an image, corrupt or
+/// truncated, too small, too large).
+pub fn load_image(path: &Path, image_size: usize, choice: AugmentChoice) -> anyhow::Result<Image> {
+    let rgb = augment::read_image(path, &load_options(image_size, choice))
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    Ok(Image::from_rgb8(&rgb).map_err(|e| Failure::BadInput(format!("{}: {e}", path.display())))?)
 }
 
 /// The train/validation/test split: the manifest's when it has one, else the seeded stratified

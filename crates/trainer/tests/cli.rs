@@ -370,3 +370,62 @@ fn gradcheck_passes_and_prints_its_table() {
         assert!(stdout.contains(row), "{row} missing:\n{stdout}");
     }
 }
+
+/// `predict` must give a file exactly the probabilities `eval` gives it in its folder (the same
+/// decoding, working size and views), and a bad file among good ones must not stop the others.
+/// With `--augment default` images are held at 8/7 of the network's size, so a `predict` that
+/// resized the original file straight to the network's size would differ.
+#[test]
+fn predict_agrees_with_eval_and_reports_each_unreadable_file() {
+    let root = scratch("predict");
+    let data = root.join("data");
+    write_folder(&data, PER_CLASS, 11);
+    let run = root.join("run");
+    run_ok(&fast(&data, &run, "1", "default"));
+    let (model, folder) = (run.to_str().unwrap(), data.to_str().unwrap());
+    run_ok(&["eval", "--model", model, "--data", folder].map(String::from));
+    let csv = std::fs::read_to_string(run.join("eval_predictions.csv")).unwrap();
+    let from_eval: Vec<(String, Vec<f64>)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[3..].iter().map(|p| p.parse().unwrap()).collect())
+        })
+        .collect();
+    let out = run_ok(&["predict", "--model", model, folder].map(String::from));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> =
+        stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), from_eval.len(), "{stdout}");
+    for (file, p_eval) in &from_eval {
+        let row = rows.iter().find(|r| r[0].ends_with(file.as_str())).expect(file);
+        for (shown, p) in row[2..].iter().zip(p_eval) {
+            let shown: f64 = shown.parse().unwrap();
+            assert!((shown - p).abs() <= 6e-5, "{file}: predict {row:?}, eval {p_eval:?}");
+        }
+    }
+
+    // A truncated JPEG between two good files: its message names it, the good ones are
+    // classified, and the exit code says bad input.
+    let mixed = root.join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    let good = image::open(data.join("galaxies/obj0.png")).unwrap();
+    good.save(mixed.join("a.jpg")).unwrap();
+    good.save(mixed.join("c.png")).unwrap();
+    let jpeg = std::fs::read(mixed.join("a.jpg")).unwrap();
+    std::fs::write(mixed.join("b.jpg"), &jpeg[..jpeg.len() * 3 / 4]).unwrap();
+    let out = trainer(&["predict", "--model", model, mixed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains("b.jpg") && stderr.contains("truncated"), "{}", text(&out));
+    assert!(stderr.contains("1 of 3 files could not be read"), "{}", text(&out));
+    let shown: Vec<&str> =
+        stdout.lines().skip(1).map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert!(
+        shown.len() == 2 && shown[0].ends_with("a.jpg") && shown[1].ends_with("c.png"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}

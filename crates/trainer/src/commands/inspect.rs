@@ -11,9 +11,10 @@ use autograd::inspect::{self, ClassChoice, ConvLayer, FilterScale};
 use clap::{Args, ValueEnum};
 use tensor::{Rng, Tensor};
 
+use super::load_trained;
 use super::picture::{self, enlarge, factor_for, grid};
-use super::{load_trained, read_image};
 use crate::cli::Weights;
+use crate::config::TrainConfig;
 use crate::data;
 use crate::exit::Failure;
 
@@ -121,12 +122,10 @@ pub fn filters(args: &FiltersArgs) -> anyhow::Result<()> {
 }
 
 /// An image file prepared exactly as evaluation prepares it: [1, 3, S, S] plus the picture.
-fn prepare(path: &Path, image_size: usize) -> anyhow::Result<(Tensor, Image)> {
-    let rgb = read_image(path)?;
-    let img = Image::from_rgb8(&rgb)
-        .map_err(|e| Failure::BadInput(format!("{}: {e}", path.display())))?;
+fn prepare(path: &Path, config: &TrainConfig) -> anyhow::Result<(Tensor, Image)> {
+    let img = data::load_image(path, config.image_size, config.augment)?;
     // The evaluation pipeline is deterministic; the RNG it is handed is never drawn from.
-    let img = data::eval_pipeline(image_size)?.apply(&img, &mut Rng::new(0))?;
+    let img = data::eval_pipeline(config.image_size)?.apply(&img, &mut Rng::new(0))?;
     Ok((augment::stack(std::slice::from_ref(&img))?, img))
 }
 
@@ -140,7 +139,7 @@ fn create_dir(dir: &Path) -> anyhow::Result<()> {
 /// The run or the image cannot be loaded, or a PNG cannot be written.
 pub fn feature_maps(args: &FeatureMapsArgs) -> anyhow::Result<()> {
     let mut t = load_trained(&args.model, args.weights)?;
-    let (x, img) = prepare(&args.image, t.config.image_size)?;
+    let (x, img) = prepare(&args.image, &t.config)?;
     create_dir(&args.out)?;
     let input = args.out.join("input.png");
     picture::save(&img.to_rgb8(), &input)?;
@@ -199,7 +198,7 @@ pub fn grad_cam(args: &GradCamArgs) -> anyhow::Result<()> {
         "image", "explained", "p", "predicted", "p"
     );
     for path in &args.images {
-        let (x, img) = prepare(path, t.config.image_size)?;
+        let (x, img) = prepare(path, &t.config)?;
         let cam = inspect::grad_cam(&mut t.net, &mut tape, &x, class, layer)
             .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
         let photo = img.to_rgb8();

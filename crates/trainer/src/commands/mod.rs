@@ -10,7 +10,7 @@ mod tools;
 
 use std::path::{Path, PathBuf};
 
-use augment::{Image, Split, SplitFractions};
+use augment::{Split, SplitFractions};
 use autograd::Tape;
 use tensor::Rng;
 
@@ -258,23 +258,6 @@ fn predictions_csv(classes: &[String], files: &[&str], result: &Evaluation) -> S
     s
 }
 
-/// Decodes one image file to 8-bit RGB, compositing any alpha on black like the folder loader.
-fn read_image(path: &Path) -> anyhow::Result<image::RgbImage> {
-    let bad = |why: String| Failure::BadInput(format!("{}: {why}", path.display()));
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| bad(format!("cannot open it ({e})")))?
-        .with_guessed_format()
-        .map_err(|e| bad(format!("cannot read it ({e})")))?;
-    let decoded = reader.decode().map_err(|e| bad(format!("not a readable image ({e})")))?;
-    let rgba = decoded.to_rgba8();
-    // rgb·α: transparent pixels become the black of empty sky.
-    Ok(image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let [r, g, b, a] = rgba.get_pixel(x, y).0;
-        let over_black = |c: u8| ((u16::from(c) * u16::from(a) + 127) / 255) as u8;
-        image::Rgb([over_black(r), over_black(g), over_black(b)])
-    }))
-}
-
 /// File extensions `predict` takes from a folder (lower case): what the `image` crate here
 /// decodes.
 const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"];
@@ -314,6 +297,9 @@ fn image_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// `trainer predict`: a table row per readable image. An unreadable file (missing, corrupt,
+/// truncated, too small) gets its message on stderr and the others are still classified; the
+/// command then ends with the bad-input exit code, so a script notices.
 fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let mut t = load_trained(&args.model, args.weights)?;
     let pipeline = data::eval_pipeline(t.config.image_size)?;
@@ -322,24 +308,44 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let header: Vec<String> = t.classes.iter().map(|c| format!("{c:>12}")).collect();
     println!("{:<40}  {:<12}  {}", "image", "class", header.join(" "));
     let mut tape = Tape::new();
+    let mut unreadable = 0;
     // Batch by batch, each printed as soon as it is classified.
     for chunk in paths.chunks(PREDICT_BATCH) {
         let mut images = Vec::with_capacity(chunk.len());
+        let mut read = Vec::with_capacity(chunk.len());
         for path in chunk {
-            let rgb = read_image(path)?;
-            let img = Image::from_rgb8(&rgb)
-                .map_err(|e| Failure::BadInput(format!("{}: {e}", path.display())))?;
-            // The evaluation pipeline is deterministic; the RNG it is handed is never drawn from.
-            images.push(pipeline.apply(&img, &mut Rng::new(0))?);
+            // As `eval` holds it in a folder: the same pixels give the same probabilities.
+            match data::load_image(path, t.config.image_size, t.config.augment) {
+                Ok(img) => {
+                    // The evaluation pipeline is deterministic; its RNG is never drawn from.
+                    images.push(pipeline.apply(&img, &mut Rng::new(0))?);
+                    read.push(path);
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    unreadable += 1;
+                }
+            }
+        }
+        if images.is_empty() {
+            continue;
         }
         let x = augment::stack(&images)?;
         // Targets are unknown; the probabilities do not depend on them.
         let batch = vec![(x, vec![0; images.len()])];
         let result = evaluate(&mut t.net, &mut tape, &batch, views)?;
-        for ((path, &p), probs) in chunk.iter().zip(&result.predicted).zip(&result.probabilities) {
+        for ((path, &p), probs) in read.iter().zip(&result.predicted).zip(&result.probabilities) {
             let cells: Vec<String> = probs.iter().map(|q| format!("{q:>12.4}")).collect();
             println!("{:<40}  {:<12}  {}", path.display(), t.classes[p], cells.join(" "));
         }
+    }
+    if unreadable > 0 {
+        return Err(Failure::BadInput(format!(
+            "{unreadable} of {} files could not be read (each named above); the others were \
+             classified",
+            paths.len()
+        ))
+        .into());
     }
     Ok(())
 }

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use augment::Image;
 use autograd::Tape;
 use autograd::gradcheck::{GradcheckOptions, check_every_op, gradcheck_module};
 use autograd::loss::{CrossEntropyOptions, softmax_cross_entropy};
@@ -96,9 +95,8 @@ pub fn gradcheck(args: &GradcheckArgs) -> anyhow::Result<()> {
 /// # Errors
 /// An unreadable image ([`Failure::BadInput`]) or an unwritable output file.
 pub fn augment_preview(args: &PreviewArgs) -> anyhow::Result<()> {
-    let rgb = super::read_image(&args.image)?;
-    let img = Image::from_rgb8(&rgb)
-        .map_err(|e| Failure::BadInput(format!("{}: {e}", args.image.display())))?;
+    // As training holds it: a centre square at the preset's working size.
+    let img = data::load_image(&args.image, args.size, args.preset)?;
     let pipeline = data::train_pipeline(args.preset, args.size)?;
     let grid = augment::preview_grid(&img, &pipeline, args.n, args.seed)?;
     crate::atomic::write_with(&args.out, |tmp| {
