@@ -339,7 +339,8 @@ pub struct Overrides {
     /// stem-bn).
     #[arg(long, value_name = "S")]
     pub image_size: Option<usize>,
-    /// Number of passes over the training split.
+    /// Number of passes over the training split. A short run keeps at most half of its epochs
+    /// for the preset's warm-up (unless --warmup-epochs is given).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Images per optimizer step.
@@ -482,6 +483,12 @@ impl Overrides {
         set(&mut c.weight_decay, self.weight_decay);
         set(&mut c.schedule, self.schedule);
         set(&mut c.warmup_epochs, self.warmup_epochs);
+        // `--epochs 2` on the default preset (2 warm-up epochs) should train, not be refused:
+        // the preset's warm-up shrinks to half the run; an explicit --warmup-epochs is kept
+        // (and checked).
+        if self.epochs.is_some() && self.warmup_epochs.is_none() {
+            c.warmup_epochs = c.warmup_epochs.min(c.epochs / 2);
+        }
         set(&mut c.augment, self.augment);
         set(&mut c.class_balance, self.balance);
         set(&mut c.label_smoothing, self.label_smoothing);
@@ -564,6 +571,25 @@ mod tests {
         let c = args.resolve().unwrap();
         assert_eq!((c.epochs, c.lr, c.batch_size, c.grad_clip), (3, 0.5, 4, None));
         assert_eq!(c.data, PathBuf::from("/nonexistent"));
+    }
+
+    fn resolved(args: &[&str]) -> anyhow::Result<TrainConfig> {
+        let cli = Cli::try_parse_from([&["trainer", "train"], args].concat()).unwrap();
+        let Command::Train(args) = cli.command else { panic!("parsed as train") };
+        args.resolve()
+    }
+
+    #[test]
+    fn a_short_run_shrinks_the_presets_warm_up_but_not_an_explicit_one() {
+        let warmup = |args: &[&str]| resolved(args).map(|c| (c.epochs, c.warmup_epochs));
+        let preset = TrainConfig::preset(Preset::Default, PathBuf::new()).warmup_epochs;
+        assert!(preset >= 2, "the test needs a preset with a warm-up of 2 or more epochs");
+        assert_eq!(warmup(&[]).unwrap().1, preset);
+        assert_eq!(warmup(&["--epochs", "1"]).unwrap(), (1, 0));
+        assert_eq!(warmup(&["--epochs", "2"]).unwrap(), (2, 1));
+        assert_eq!(warmup(&["--epochs", "40"]).unwrap(), (40, preset));
+        assert_eq!(warmup(&["--epochs", "3", "--warmup-epochs", "2"]).unwrap(), (3, 2));
+        assert!(warmup(&["--epochs", "2", "--warmup-epochs", "2"]).is_err());
     }
 
     #[test]
