@@ -41,7 +41,7 @@ pub struct ClassificationReport {
     pub mean_loss: Option<f64>,
     /// Per-class scores, in index order.
     pub per_class: Vec<ClassScores>,
-    /// Unweighted mean F1 over classes.
+    /// Unweighted mean F1 over the classes that occur (as a true or a predicted class).
     pub macro_f1: f64,
     /// `confusion[t][p]`: images of true class `t` predicted as `p`.
     pub confusion: Vec<Vec<usize>>,
@@ -89,8 +89,17 @@ impl ClassificationReport {
                 ClassScores { class: classes[c].clone(), precision, recall, f1, support }
             })
             .collect();
-        let macro_f1 =
-            if k == 0 { 0.0 } else { per_class.iter().map(|s| s.f1).sum::<f64>() / k as f64 };
+        // Over the classes that occur (as truth or prediction), as scikit-learn does: a folder
+        // holding only some of the model's classes is not marked down for the ones it lacks.
+        let occurring: Vec<f64> = (0..k)
+            .filter(|&c| per_class[c].support > 0 || (0..k).any(|t| confusion[t][c] > 0))
+            .map(|c| per_class[c].f1)
+            .collect();
+        let macro_f1 = if occurring.is_empty() {
+            0.0
+        } else {
+            occurring.iter().sum::<f64>() / occurring.len() as f64
+        };
         Ok(Self {
             classes: classes.to_vec(),
             total: truth.len(),
@@ -207,6 +216,20 @@ mod tests {
         assert_eq!(r.per_class[1].precision, 0.0);
         assert_eq!(r.per_class[1].f1, 0.0);
         assert!(r.macro_f1.is_finite());
+    }
+
+    #[test]
+    fn macro_f1_averages_the_classes_that_occur() {
+        // Only galaxies and nebulae in the folder, solar_system never predicted: it is left
+        // out of the mean (F1: galaxies 1/2, nebulae 1/2 → 1/2, not 1/3).
+        let r = ClassificationReport::new(&names(), &[0, 0, 1, 1], &[0, 1, 1, 0], None).unwrap();
+        assert!((r.macro_f1 - 0.5).abs() < 1e-12, "{}", r.macro_f1);
+        // Predicted but absent from the truth: it counts, with F1 0.
+        let r = ClassificationReport::new(&names(), &[0, 0], &[0, 2], None).unwrap();
+        assert!((r.macro_f1 - (2.0 / 3.0) / 2.0).abs() < 1e-12, "{}", r.macro_f1);
+        // All three present: the plain mean over the three.
+        let r = ClassificationReport::new(&names(), &[0, 1, 2], &[0, 0, 0], None).unwrap();
+        assert!((r.macro_f1 - 0.5 / 3.0).abs() < 1e-12, "{}", r.macro_f1);
     }
 
     #[test]

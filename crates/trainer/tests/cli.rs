@@ -429,3 +429,34 @@ fn predict_agrees_with_eval_and_reports_each_unreadable_file() {
     );
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// A folder with only some of the model's classes, under loosely spelled names, is scored
+/// against the model's classes; a class the model does not know is refused by name.
+#[test]
+fn eval_scores_a_folder_holding_some_of_the_classes() {
+    let root = scratch("subset");
+    let data = root.join("data");
+    write_folder(&data, PER_CLASS, 5);
+    let run = root.join("run");
+    run_ok(&fast(&data, &run, "1", "none"));
+    let model = run.to_str().unwrap();
+    let subset = root.join("subset");
+    std::fs::create_dir_all(&subset).unwrap();
+    std::fs::rename(data.join("solar_system"), subset.join("Solar System")).unwrap();
+    let out =
+        run_ok(&["eval", "--model", model, "--data", subset.to_str().unwrap()].map(String::from));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    let support: Vec<u64> =
+        (0..3).map(|c| report["per_class"][c]["support"].as_u64().unwrap()).collect();
+    assert_eq!(support, [0, 0, PER_CLASS as u64], "{}", text(&out));
+    let csv = std::fs::read_to_string(run.join("eval_predictions.csv")).unwrap();
+    assert!(csv.lines().skip(1).all(|l| l.split(',').nth(1) == Some("solar_system")), "{csv}");
+
+    std::fs::create_dir_all(subset.join("comets")).unwrap();
+    std::fs::copy(data.join("galaxies/obj0.png"), subset.join("comets/c.png")).unwrap();
+    let out = trainer(&["eval", "--model", model, "--data", subset.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[\"comets\"]"), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(root);
+}

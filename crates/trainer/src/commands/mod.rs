@@ -158,17 +158,21 @@ fn evaluation_images(
         Some(d) => crate::run_dir::resolve_data_dir(d),
         None => t.config.data.clone(),
     };
-    let ds = data::load_folder(&folder, t.config.image_size, t.config.augment)?;
-    if ds.classes != t.classes {
-        return Err(Failure::BadInput(format!(
-            "--data {}: its classes {:?} differ from the model's {:?}; the folder needs one \
-             sub-folder per class with the same names",
+    let mut ds = data::load_folder(&folder, t.config.image_size, t.config.augment)?;
+    let to_model = model_classes_of(&ds.classes, &t.classes).map_err(|unknown| {
+        Failure::BadInput(format!(
+            "--data {}: its class folders {unknown:?} are not classes of the model, whose classes \
+             are {:?}; name each sub-folder after one of them (some may be missing)",
             folder.display(),
-            ds.classes,
             t.classes
         ))
-        .into());
+    })?;
+    // From here on a sample's class is the model's index, and the report lists every class of
+    // the model (a class the folder lacks has no support).
+    for sample in &mut ds.samples {
+        sample.class = to_model[sample.class];
     }
+    ds.classes.clone_from(&t.classes);
     let indices: Vec<usize> = match split {
         SplitChoice::All => (0..ds.len()).collect(),
         part => {
@@ -194,6 +198,24 @@ fn evaluation_images(
         .into());
     }
     Ok((folder, ds, indices))
+}
+
+/// For each of a folder's classes, the model's class of the same name, so any folder holding
+/// some of the model's classes can be scored (e.g. only `galaxies/` and `nebulae/`). Names match
+/// ignoring case and treating spaces, hyphens and underscores alike (`Solar System` is
+/// `solar_system`). `Err` lists the folder's classes the model does not have.
+fn model_classes_of(folder: &[String], model: &[String]) -> Result<Vec<usize>, Vec<String>> {
+    let key = |name: &str| -> String {
+        name.chars()
+            .map(|c| if matches!(c, ' ' | '-') { '_' } else { c.to_ascii_lowercase() })
+            .collect()
+    };
+    let model_keys: Vec<String> = model.iter().map(|m| key(m)).collect();
+    let found: Vec<Option<usize>> =
+        folder.iter().map(|f| model_keys.iter().position(|m| *m == key(f))).collect();
+    let unknown: Vec<String> =
+        folder.iter().zip(&found).filter(|(_, i)| i.is_none()).map(|(f, _)| f.clone()).collect();
+    if unknown.is_empty() { Ok(found.into_iter().flatten().collect()) } else { Err(unknown) }
 }
 
 fn eval(args: &EvalArgs) -> anyhow::Result<()> {
@@ -353,6 +375,22 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_may_hold_some_of_the_models_classes_under_loosely_spelled_names() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let model = names(&["galaxies", "nebulae", "solar_system"]);
+        assert_eq!(model_classes_of(&model, &model), Ok(vec![0, 1, 2]));
+        assert_eq!(model_classes_of(&names(&["nebulae"]), &model), Ok(vec![1]));
+        assert_eq!(
+            model_classes_of(&names(&["Galaxies", "Solar System", "solar-system"]), &model),
+            Ok(vec![0, 2, 2])
+        );
+        assert_eq!(
+            model_classes_of(&names(&["comets", "galaxies", "stars"]), &model),
+            Err(names(&["comets", "stars"]))
+        );
+    }
 
     #[test]
     fn a_folder_argument_stands_for_its_image_files_sorted_and_recursive() {
