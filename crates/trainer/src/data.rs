@@ -37,8 +37,9 @@ pub fn load_folder(
     choice: AugmentChoice,
 ) -> anyhow::Result<Dataset> {
     if !dir.is_dir() {
+        let problem = if dir.exists() { "not a folder" } else { "no such folder" };
         return Err(Failure::BadInput(format!(
-            "--data {}: no such folder. Give an image folder with one sub-folder per class \
+            "--data {}: {problem}. Give an image folder with one sub-folder per class \
              (e.g. data/hubble in the repository)",
             dir.display()
         ))

@@ -69,6 +69,16 @@ pub fn train_new(
     stop_after_steps: Option<usize>,
 ) -> anyhow::Result<Outcome> {
     let ds = data::load_folder(&config.data, config.image_size, config.augment)?;
+    if ds.classes.len() < 2 {
+        // One class trains to a constant output at zero loss: nothing to learn.
+        return Err(Failure::BadInput(format!(
+            "{}: only one class folder ({:?}); a classifier needs at least two, one sub-folder \
+             per class",
+            config.data.display(),
+            ds.classes
+        ))
+        .into());
+    }
     let split = data::run_split(&ds, &config)?;
     let dir = RunDir::create(out)?;
     dir.write_json(&dir.config(), &config)?;

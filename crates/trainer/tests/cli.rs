@@ -345,6 +345,13 @@ fn bad_inputs_get_their_message_and_exit_code() {
     let empty = root.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     assert_fails(&["train", "--data", empty.to_str().unwrap()], 3, empty.to_str().unwrap());
+    assert_fails(&["train", "--data", "Cargo.toml"], 3, "Cargo.toml: not a folder");
+    let single = root.join("single");
+    write_folder(&single, 4, 7);
+    for class in ["nebulae", "solar_system"] {
+        std::fs::remove_dir_all(single.join(class)).unwrap();
+    }
+    assert_fails(&["train", "--data", single.to_str().unwrap()], 3, "only one class folder");
     let corrupt = root.join("corrupt");
     write_folder(&corrupt, PER_CLASS, 7);
     std::fs::write(corrupt.join("nebulae/obj3.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
