@@ -220,6 +220,15 @@ pub enum SplitChoice {
     Test,
 }
 
+impl SplitChoice {
+    /// `given`, else the default of `eval`, `confusion` and `robustness`: the test split of the
+    /// run's own data (the images it neither trained nor chose its weights on), every image of
+    /// another folder.
+    pub fn or_default(given: Option<Self>, other_folder: bool) -> Self {
+        given.unwrap_or(if other_folder { Self::All } else { Self::Test })
+    }
+}
+
 /// Options of `trainer eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -229,9 +238,10 @@ pub struct EvalArgs {
     /// Image folder to evaluate on (class sub-folders). Default: the run's training data.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Which images of the folder to evaluate.
-    #[arg(long, value_enum, default_value_t = SplitChoice::All)]
-    pub split: SplitChoice,
+    /// Which images of the folder to evaluate. Default: the test split of the run's own data
+    /// (the images it never trained or chose on), every image of another folder (--data).
+    #[arg(long, value_enum)]
+    pub split: Option<SplitChoice>,
     /// Which weights to use.
     #[arg(long, value_enum, default_value_t = Weights::Best)]
     pub weights: Weights,

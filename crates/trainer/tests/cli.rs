@@ -116,6 +116,21 @@ fn training_lowers_the_loss_and_eval_and_predict_read_the_run() {
     let right = rows.iter().filter(|r| r[1] == r[2]).count() as f64 / 24.0;
     assert!((right - report["accuracy"].as_f64().unwrap()).abs() < 1e-9, "{right} {report}");
 
+    // Without --data, eval scores the run's own test split: what the run's test report scored.
+    let out = trainer(&["eval", "--model", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("on the test split of"),
+        "{}",
+        text(&out)
+    );
+    let read_json = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join(name)).unwrap()).unwrap()
+    };
+    let (eval_test, test) = (read_json("eval.json"), read_json("test.json"));
+    assert_eq!(eval_test["total"], test["total"], "{eval_test}\n{test}");
+    assert_eq!(eval_test["confusion"], test["confusion"], "{eval_test}\n{test}");
+
     // Robustness: the unaltered baseline comes first and scores exactly what eval scored on the
     // same images and weights; each asked shift gets its own row, in the order asked. Given a
     // folder with --data and no --split, it alters every image of it (24), like eval.

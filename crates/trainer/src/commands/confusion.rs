@@ -29,9 +29,10 @@ pub struct ConfusionArgs {
     /// Image folder to evaluate (default: the run's training data).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Which part of the folder's split to evaluate.
-    #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
-    pub split: SplitChoice,
+    /// Which images of the folder to evaluate. Default: the test split of the run's own data,
+    /// every image of another folder (--data).
+    #[arg(long, value_enum)]
+    pub split: Option<SplitChoice>,
     /// How many confidently wrong images to show.
     #[arg(long, default_value_t = 16)]
     pub wrong: usize,
@@ -50,13 +51,14 @@ pub struct ConfusionArgs {
 /// cannot be written.
 pub fn confusion(args: &ConfusionArgs) -> anyhow::Result<()> {
     let mut t = load_trained(&args.model, args.weights)?;
-    let (folder, ds, indices) = super::evaluation_images(&t, args.data.as_deref(), args.split)?;
+    let split = SplitChoice::or_default(args.split, args.data.is_some());
+    let (folder, ds, indices) = super::evaluation_images(&t, args.data.as_deref(), split)?;
     let batch_size = 64;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, batch_size)?;
     let (result, report) = super::classify(&mut t, &batches, args.views)?;
     draw_matrix(
         &report,
-        &format!("{} on {:?} of {}", args.model.display(), args.split, folder.display()),
+        &format!("{} on {split:?} of {}", args.model.display(), folder.display()),
         &args.out,
     )?;
     println!(

@@ -221,11 +221,18 @@ fn model_classes_of(folder: &[String], model: &[String]) -> Result<Vec<usize>, V
 fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     set_threads(args.threads)?;
     let mut t = load_trained(&args.model, args.weights)?;
-    let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), args.split)?;
+    let split = SplitChoice::or_default(args.split, args.data.is_some());
+    let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), split)?;
     let batches = data::eval_batches(&ds, &indices, t.config.image_size, 64)?;
     let (result, report) = classify(&mut t, &batches, args.views)?;
+    let part = match split {
+        SplitChoice::All => "every image",
+        SplitChoice::Train => "the training split",
+        SplitChoice::Val => "the validation split",
+        SplitChoice::Test => "the test split",
+    };
     println!(
-        "{} on {} ({} images):\n{}",
+        "{} on {part} of {} ({} images):\n{}",
         args.model.display(),
         folder.display(),
         indices.len(),

@@ -71,11 +71,7 @@ struct Row {
 pub fn robustness(args: &RobustnessArgs) -> anyhow::Result<()> {
     set_threads(args.threads)?;
     let mut t = load_trained(&args.model, args.weights)?;
-    let split = args.split.unwrap_or(if args.data.is_some() {
-        SplitChoice::All
-    } else {
-        SplitChoice::Test
-    });
+    let split = SplitChoice::or_default(args.split, args.data.is_some());
     let (folder, ds, indices) = evaluation_images(&t, args.data.as_deref(), split)?;
     let mut shifts = vec![Shift::None];
     let asked = if args.shifts.is_empty() { Shift::ALL.to_vec() } else { args.shifts.clone() };
