@@ -53,13 +53,15 @@ pub enum Command {
     /// and the confusion matrix, printed and saved (eval.txt, eval.json, eval_confusion.csv and
     /// eval_predictions.csv, one row per image, in --out, default the run folder).
     ///
-    /// The folder must have the same class names as the training data. Every image is
-    /// evaluated unless --split picks one part of the folder's split.
+    /// The folder's class sub-folders must be classes of the model (all or some of them;
+    /// `Solar System` matches `solar_system`). Without --data it scores the run's test split;
+    /// a folder given with --data is scored whole unless --split picks one part of its split.
     #[command(after_help = EXIT_CODES_HELP)]
     Eval(EvalArgs),
 
     /// Classify images with a trained run: prints each image's class and the probability of
-    /// every class.
+    /// every class. Files are prepared exactly as `eval` prepares them in a folder, so both give
+    /// the same probabilities; an unreadable file is reported and the others are classified.
     #[command(after_help = EXIT_CODES_HELP)]
     Predict(PredictArgs),
 
