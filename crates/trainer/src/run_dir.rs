@@ -197,14 +197,17 @@ impl RunDir {
 
 /// Resolves the `--data` folder: as given if it exists; otherwise, for a relative path, the
 /// same path under the workspace this binary was built from (so `cargo run -p trainer -- train`
-/// finds `data/hubble` from any directory of the checkout).
+/// finds `data/hubble` from any directory of the checkout). A folder that exists comes back
+/// absolute, so a run's config.json names its data wherever `eval` or `--resume` is run from.
 pub fn resolve_data_dir(given: &Path) -> PathBuf {
-    if given.exists() || given.is_absolute() {
-        return given.to_path_buf();
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidate = workspace.join(given);
-    if candidate.exists() { candidate } else { given.to_path_buf() }
+    let found = if given.exists() || given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let candidate = workspace.join(given);
+        if candidate.exists() { candidate } else { given.to_path_buf() }
+    };
+    std::fs::canonicalize(&found).unwrap_or(found)
 }
 
 /// The default run folder: `runs/<preset>-seed<seed>-<UTC date>T<time>`.

@@ -120,7 +120,7 @@ pub fn train_new(
 /// As [`train_new`]; [`Failure::BadInput`] when the folder is not a resumable run.
 pub fn resume(run: &Path, stop_after_steps: Option<usize>) -> anyhow::Result<Outcome> {
     let dir = RunDir::open(run)?;
-    let config = dir.read_config()?;
+    let mut config = dir.read_config()?;
     let classes = dir.read_classes()?;
     let state: TrainState = dir.read_json(&dir.state())?;
     if state.finished {
@@ -134,6 +134,8 @@ pub fn resume(run: &Path, stop_after_steps: Option<usize>) -> anyhow::Result<Out
         ))
         .into());
     };
+    // Runs written before data paths were stored absolute name it relative to where they ran.
+    config.data = crate::run_dir::resolve_data_dir(&config.data);
     let ds = data::load_folder(&config.data, config.image_size, config.augment)?;
     if ds.classes != classes {
         return Err(Failure::BadInput(format!(

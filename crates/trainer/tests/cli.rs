@@ -482,3 +482,35 @@ fn eval_scores_a_folder_holding_some_of_the_classes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("[\"comets\"]"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// A run trained on a relative `--data` path records its folder absolute, so `eval` and
+/// `--resume` find it from any working directory.
+#[test]
+fn a_run_on_a_relative_folder_is_evaluated_and_resumed_from_elsewhere() {
+    let root = scratch("relative");
+    write_folder(&root.join("data"), PER_CLASS, 13);
+    let in_dir = |dir: &Path, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let mut args = fast(Path::new("data"), Path::new("run"), "2", "none");
+    args.extend(["--stop-after-steps", "3"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = in_dir(&root, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("run/config.json")).unwrap())
+            .unwrap();
+    assert!(Path::new(config["data"].as_str().unwrap()).is_absolute(), "{config}");
+
+    let elsewhere = root.join("run");
+    let run = root.join("run");
+    let out = in_dir(&elsewhere, &["train", "--resume", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = in_dir(&elsewhere, &["eval", "--model", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(root);
+}

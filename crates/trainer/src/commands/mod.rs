@@ -154,9 +154,11 @@ fn evaluation_images(
     data_dir: Option<&Path>,
     split: SplitChoice,
 ) -> anyhow::Result<(PathBuf, augment::Dataset, Vec<usize>)> {
+    // Absolute either way, so the run's own folder is recognised however it is spelled.
+    let own_data = crate::run_dir::resolve_data_dir(&t.config.data);
     let folder = match data_dir {
         Some(d) => crate::run_dir::resolve_data_dir(d),
-        None => t.config.data.clone(),
+        None => own_data.clone(),
     };
     let mut ds = data::load_folder(&folder, t.config.image_size, t.config.augment)?;
     let to_model = model_classes_of(&ds.classes, &t.classes).map_err(|unknown| {
@@ -178,7 +180,7 @@ fn evaluation_images(
         part => {
             // The run's own folder is split the way the run was (its cross-validation fold, if
             // any); another folder by its own manifest or the seeded split.
-            let split = if folder == t.config.data {
+            let split = if folder == own_data {
                 data::run_split(&ds, &t.config)?
             } else {
                 Split::from_dataset(&ds, SplitFractions::default(), data::SPLIT_SEED)?
