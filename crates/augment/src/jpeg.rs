@@ -130,6 +130,41 @@ mod tests {
         assert!(check_complete(&b).unwrap_err().contains("impossible length"));
     }
 
+    /// Two 48×48 gradients from another encoder (Pillow 13): a progressive file (ten scans, a
+    /// Huffman table between scans) and a baseline file with restart markers every 4 blocks.
+    #[test]
+    fn progressive_and_restart_marker_files_pass_and_their_cuts_do_not() {
+        let files: [&[u8]; 2] = [
+            include_bytes!("../tests/fixtures/progressive.jpg"),
+            include_bytes!("../tests/fixtures/restart-markers.jpg"),
+        ];
+        for (name, bytes) in ["progressive", "restart markers"].iter().zip(files) {
+            assert!(::image::load_from_memory(bytes).is_ok(), "{name}: the fixture decodes");
+            assert_eq!(check_complete(bytes), Ok(()), "{name}");
+            for cut in 2..bytes.len() - 1 {
+                assert!(check_complete(&bytes[..cut]).is_err(), "{name} cut at {cut}");
+            }
+        }
+    }
+
+    /// Every JPEG in data/ (written by the dataset builder through the `image` crate's
+    /// encoder): none may be called truncated, and a cut inside each is.
+    #[test]
+    fn every_jpeg_the_project_ships_is_whole_and_a_cut_copy_is_not() {
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+        let files = crate::folder::files_under(&data).expect("data/ is readable");
+        let jpegs: Vec<_> =
+            files.iter().filter(|p| p.extension().is_some_and(|e| e == "jpg")).collect();
+        assert!(jpegs.len() > 600, "found only {} JPEGs under {}", jpegs.len(), data.display());
+        for (i, path) in jpegs.iter().enumerate() {
+            let bytes = std::fs::read(path).expect("a shipped file is readable");
+            assert_eq!(check_complete(&bytes), Ok(()), "{}", path.display());
+            // A cut at a different place in each file: from the headers to the last scan.
+            let cut = 2 + (bytes.len() - 4) * (i % 97 + 1) / 98;
+            assert!(check_complete(&bytes[..cut]).is_err(), "{} cut at {cut}", path.display());
+        }
+    }
+
     #[test]
     fn other_formats_are_left_to_their_decoders() {
         assert_eq!(check_complete(b"\x89PNG\r\n\x1a\n"), Ok(()));
