@@ -36,7 +36,10 @@ pub enum AugmentError {
         reason: String,
     },
     /// Decoding would exceed the decoder memory limit (a huge image, or a forged header).
-    #[error("{path}: image too large to decode within the {limit_bytes}-byte limit: {reason}")]
+    #[error(
+        "{path}: image too large to decode within the {limit_bytes}-byte limit ({reason}); \
+         shrink it first (the network sees a few hundred pixels a side at most)"
+    )]
     ImageTooLarge {
         /// The file.
         path: String,

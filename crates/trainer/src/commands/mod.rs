@@ -371,12 +371,16 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         }
     }
     if unreadable > 0 {
-        return Err(Failure::BadInput(format!(
-            "{unreadable} of {} files could not be read (each named above); the others were \
-             classified",
-            paths.len()
-        ))
-        .into());
+        let message = if unreadable == paths.len() {
+            format!("none of the {unreadable} files could be read (each named above)")
+        } else {
+            format!(
+                "{unreadable} of {} files could not be read (each named above); the others were \
+                 classified",
+                paths.len()
+            )
+        };
+        return Err(Failure::BadInput(message).into());
     }
     Ok(())
 }
