@@ -371,7 +371,9 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         }
     }
     if unreadable > 0 {
-        let message = if unreadable == paths.len() {
+        let message = if paths.len() == 1 {
+            "the image could not be read (see above)".to_string()
+        } else if unreadable == paths.len() {
             format!("none of the {unreadable} files could be read (each named above)")
         } else {
             format!(
