@@ -147,8 +147,9 @@ fn classify(
 }
 
 /// The images `eval`, `confusion` and `robustness` read: the folder `data_dir` (default: the
-/// run's training data) loaded as the run saw its images, checked to have the run's classes, and
-/// the indices of the chosen part of its split.
+/// run's training data) loaded as the run saw its images, its classes mapped onto the run's
+/// (all or some of them, see [`model_classes_of`]), and the indices of the chosen part of its
+/// split.
 fn evaluation_images(
     t: &Trained,
     data_dir: Option<&Path>,
