@@ -338,7 +338,11 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let views = args.views.views(&t.config);
     let paths = image_paths(&args.images)?;
     let header: Vec<String> = t.classes.iter().map(|c| format!("{c:>12}")).collect();
-    println!("{:<40}  {:<12}  {}", "image", "class", header.join(" "));
+    // One column as wide as the longest path, so the rows line up however deep the files are.
+    let width = paths.iter().map(|p| p.display().to_string().chars().count()).max().unwrap_or(0);
+    let width = width.max(5);
+    let class_width = t.classes.iter().map(|c| c.chars().count()).max().unwrap_or(0).max(5);
+    println!("{:<width$}  {:<class_width$}  {}", "image", "class", header.join(" "));
     let mut tape = Tape::new();
     let mut unreadable = 0;
     // Batch by batch, each printed as soon as it is classified.
@@ -368,7 +372,8 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         let result = evaluate(&mut t.net, &mut tape, &batch, views)?;
         for ((path, &p), probs) in read.iter().zip(&result.predicted).zip(&result.probabilities) {
             let cells: Vec<String> = probs.iter().map(|q| format!("{q:>12.4}")).collect();
-            println!("{:<40}  {:<12}  {}", path.display(), t.classes[p], cells.join(" "));
+            let shown = path.display().to_string();
+            println!("{shown:<width$}  {:<class_width$}  {}", t.classes[p], cells.join(" "));
         }
     }
     if unreadable > 0 {
